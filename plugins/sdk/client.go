@@ -1,0 +1,290 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
+	"google.golang.org/grpc"
+)
+
+// DefaultCallTimeout bounds every unary call the host makes when the caller's
+// context has no earlier deadline.
+const DefaultCallTimeout = 10 * time.Second
+
+// Client is the host half: the gateway's handle on one plugin process. Every
+// unary call gets a deadline (CallTimeout unless the context has an earlier
+// one); errors come back as *Error.
+type Client struct {
+	rpc         pb.BackendClient
+	conn        *grpc.ClientConn
+	CallTimeout time.Duration
+}
+
+// NewClient wraps a gRPC connection to a plugin.
+func NewClient(conn *grpc.ClientConn) *Client {
+	return &Client{rpc: pb.NewBackendClient(conn), conn: conn, CallTimeout: DefaultCallTimeout}
+}
+
+// Conn is the underlying gRPC connection (for the gRPC health service).
+func (c *Client) Conn() *grpc.ClientConn { return c.conn }
+
+func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := c.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// GetInfo asks the plugin to describe itself.
+func (c *Client) GetInfo(ctx context.Context) (Info, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	info, err := c.rpc.GetInfo(ctx, &pb.GetInfoRequest{})
+	if err != nil {
+		return Info{}, fromStatus(err)
+	}
+	return Info{Name: info.Name, Version: info.Version, APIVersions: info.ApiVersions, Capabilities: capsFromPB(info.Capabilities)}, nil
+}
+
+// Configure hands the plugin its settings.
+func (c *Client) Configure(ctx context.Context, settings []byte, server ServerAddress) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{SettingsJson: settings, ApiVersion: APIVersion, DefaultServer: serverToPB(server)})
+	return fromStatus(err)
+}
+
+// Health runs the plugin's own health check.
+func (c *Client) Health(ctx context.Context) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.Health(ctx, &pb.HealthRequest{})
+	if err != nil {
+		return fromStatus(err)
+	}
+	if !resp.Ok {
+		return &Error{Reason: ReasonBackendUnavailable, Message: resp.Message}
+	}
+	return nil
+}
+
+// OpenSession logs a user in.
+func (c *Client) OpenSession(ctx context.Context, cred Credentials) (Snapshot, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.OpenSession(ctx, &pb.OpenSessionRequest{SessionId: cred.SessionID, Login: cred.Login,
+		Password: cred.Password, Server: serverToPB(cred.Server)})
+	if err != nil {
+		return Snapshot{}, fromStatus(err)
+	}
+	return snapshotFromPB(resp.Snapshot), nil
+}
+
+// CloseSession logs a user out.
+func (c *Client) CloseSession(ctx context.Context, sessionID string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.CloseSession(ctx, &pb.CloseSessionRequest{SessionId: sessionID})
+	return fromStatus(err)
+}
+
+// Snapshot fetches a session's contact list and presence.
+func (c *Client) Snapshot(ctx context.Context, sessionID string) (Snapshot, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.GetSnapshot(ctx, &pb.SessionRequest{SessionId: sessionID})
+	if err != nil {
+		return Snapshot{}, fromStatus(err)
+	}
+	return snapshotFromPB(resp), nil
+}
+
+// SendMessage sends a chat message.
+func (c *Client) SendMessage(ctx context.Context, msg OutgoingMessage) (string, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.SendMessage(ctx, &pb.SendMessageRequest{SessionId: msg.SessionID, ConversationId: msg.ConversationID,
+		To: msg.To, Text: msg.Text, IdempotencyKey: msg.IdempotencyKey})
+	if err != nil {
+		return "", fromStatus(err)
+	}
+	return resp.ConversationId, nil
+}
+
+// SetPresence publishes the user's presence.
+func (c *Client) SetPresence(ctx context.Context, sessionID string, p Presence) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.SetPresence(ctx, &pb.SetPresenceRequest{SessionId: sessionID, Status: pb.PresenceStatus(p.Status), Note: p.Note})
+	return fromStatus(err)
+}
+
+// SendTyping sends a typing notification.
+func (c *Client) SendTyping(ctx context.Context, sessionID string, t Typing) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.SendTyping(ctx, &pb.SendTypingRequest{SessionId: sessionID, ConversationId: t.ConversationID, To: t.To, Typing: t.Typing})
+	return fromStatus(err)
+}
+
+// AddContact adds a contact.
+func (c *Client) AddContact(ctx context.Context, sessionID string, ct Contact) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.AddContact(ctx, &pb.AddContactRequest{SessionId: sessionID, UserId: ct.UserID, FolderId: ct.FolderID, DisplayName: ct.DisplayName})
+	return fromStatus(err)
+}
+
+// RemoveContact removes a contact.
+func (c *Client) RemoveContact(ctx context.Context, sessionID, userID string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.RemoveContact(ctx, &pb.RemoveContactRequest{SessionId: sessionID, UserId: userID})
+	return fromStatus(err)
+}
+
+// MoveContact moves a contact to another folder.
+func (c *Client) MoveContact(ctx context.Context, sessionID, userID, folderID string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.MoveContact(ctx, &pb.MoveContactRequest{SessionId: sessionID, UserId: userID, FolderId: folderID})
+	return fromStatus(err)
+}
+
+// CreateConversation starts a multi-party conversation.
+func (c *Client) CreateConversation(ctx context.Context, sessionID string, participants []string) (string, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.CreateConversation(ctx, &pb.CreateConversationRequest{SessionId: sessionID, Participants: participants})
+	if err != nil {
+		return "", fromStatus(err)
+	}
+	return resp.ConversationId, nil
+}
+
+// LeaveConversation leaves a conversation.
+func (c *Client) LeaveConversation(ctx context.Context, sessionID, conversationID string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.LeaveConversation(ctx, &pb.ConversationRequest{SessionId: sessionID, ConversationId: conversationID})
+	return fromStatus(err)
+}
+
+// InviteToConversation invites a user to a conversation.
+func (c *Client) InviteToConversation(ctx context.Context, sessionID, conversationID, userID, text string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.InviteToConversation(ctx, &pb.InviteRequest{SessionId: sessionID, ConversationId: conversationID, UserId: userID, Text: text})
+	return fromStatus(err)
+}
+
+// SendFile streams a file to the plugin. The context bounds the whole
+// transfer (no per-call timeout is added: transfers wait for a recipient).
+func (c *Client) SendFile(ctx context.Context, h FileHeader, r io.Reader) (uint64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.rpc.UploadFile(ctx)
+	if err != nil {
+		return 0, fromStatus(err)
+	}
+	header := &pb.FileHeader{SessionId: h.SessionID, TransferId: h.TransferID, To: h.To, ConversationId: h.ConversationID,
+		Name: h.Name, Extension: h.Extension, Size: h.Size, Sha256: h.SHA256}
+	if err := stream.Send(&pb.UploadFileRequest{Part: &pb.UploadFileRequest_Header{Header: header}}); err != nil {
+		return 0, c.uploadErr(stream, err)
+	}
+	buf := make([]byte, FileChunkSize)
+	for {
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			if err := stream.Send(&pb.UploadFileRequest{Part: &pb.UploadFileRequest_Data{Data: buf[:n]}}); err != nil {
+				return 0, c.uploadErr(stream, err)
+			}
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return 0, fmt.Errorf("sdk: reading file data: %w", rerr)
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return 0, fromStatus(err)
+	}
+	return resp.Bytes, nil
+}
+
+// uploadErr recovers the plugin's real answer after a failed Send: gRPC
+// reports io.EOF from Send when the server already returned a status.
+func (c *Client) uploadErr(stream pb.Backend_UploadFileClient, err error) error {
+	if errors.Is(err, io.EOF) {
+		_, err = stream.CloseAndRecv()
+	}
+	return fromStatus(err)
+}
+
+// ReceiveFile accepts an offered file and writes its data to w.
+func (c *Client) ReceiveFile(ctx context.Context, sessionID, transferID string, w io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.rpc.DownloadFile(ctx, &pb.DownloadFileRequest{SessionId: sessionID, TransferId: transferID})
+	if err != nil {
+		return fromStatus(err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fromStatus(err)
+		}
+		if _, err := w.Write(msg.Data); err != nil {
+			return fmt.Errorf("sdk: writing file data: %w", err)
+		}
+	}
+}
+
+// DeclineFile declines an offered file.
+func (c *Client) DeclineFile(ctx context.Context, sessionID, transferID string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.DeclineFile(ctx, &pb.DeclineFileRequest{SessionId: sessionID, TransferId: transferID})
+	return fromStatus(err)
+}
+
+// EventStream is the host's end of Subscribe.
+type EventStream struct {
+	stream pb.Backend_SubscribeClient
+}
+
+// Subscribe opens the plugin's event stream. It lives as long as ctx.
+func (c *Client) Subscribe(ctx context.Context) (*EventStream, error) {
+	stream, err := c.rpc.Subscribe(ctx, &pb.SubscribeRequest{})
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return &EventStream{stream: stream}, nil
+}
+
+// Recv returns the next batch of events. Events of kinds this SDK does not
+// know are skipped. An error means the stream (and usually the plugin) is
+// gone.
+func (s *EventStream) Recv() ([]Event, error) {
+	batch, err := s.stream.Recv()
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	out := make([]Event, 0, len(batch.Events))
+	for _, e := range batch.Events {
+		if ev, ok := eventFromPB(e); ok {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}

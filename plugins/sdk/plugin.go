@@ -1,0 +1,151 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
+	"google.golang.org/grpc"
+)
+
+// Handshake is the go-plugin handshake shared by parleyd and every backend.
+// The cookie only keeps people from running a plugin by hand; it is not a
+// security measure.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "PARLEY_BACKEND_PLUGIN",
+	MagicCookieValue: "7c1d4e0f9a2b6358e4f1c0d7b9a86e2f5c3d1b0a",
+}
+
+// PluginName is the name under which the backend is dispensed.
+const PluginName = "backend"
+
+// MaxMessageBytes bounds every gRPC message in both directions. Files move
+// in FileChunkSize pieces, so nothing legitimate comes near it.
+const MaxMessageBytes = 8 << 20
+
+// Environment variables the host sets for a plugin.
+const (
+	EnvLogLevel   = "PARLEY_PLUGIN_LOG_LEVEL"   // trace, debug, info, warn, error
+	EnvEventQueue = "PARLEY_PLUGIN_EVENT_QUEUE" // events buffered before resync
+)
+
+// grpcPlugin is the go-plugin glue for both sides.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	server *grpcServer // plugin side only
+}
+
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterBackendServer(s, p.server)
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	return NewClient(conn), nil
+}
+
+// HostPlugins is the VersionedPlugins map the host gives go-plugin.
+func HostPlugins() map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{APIVersion: {PluginName: &grpcPlugin{}}}
+}
+
+// HostDialOptions bound what a plugin can make the host receive (go-plugin
+// otherwise allows 2 GiB per message).
+func HostDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
+}
+
+// Dispense returns the Client of a started go-plugin client.
+func Dispense(rpc plugin.ClientProtocol) (*Client, error) {
+	raw, err := rpc.Dispense(PluginName)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: dispense: %w", err)
+	}
+	c, ok := raw.(*Client)
+	if !ok {
+		return nil, fmt.Errorf("sdk: dispense: unexpected client type %T", raw)
+	}
+	return c, nil
+}
+
+// ServeOption changes how Serve runs.
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	logger      hclog.Logger
+	queueLen    int
+	watchParent bool
+}
+
+// WithLogger replaces the default JSON logger on stderr.
+func WithLogger(l hclog.Logger) ServeOption { return func(c *serveConfig) { c.logger = l } }
+
+// WithEventQueue sets how many events are buffered while the gateway is not
+// reading before sessions are marked for resync (default 65536).
+func WithEventQueue(n int) ServeOption { return func(c *serveConfig) { c.queueLen = n } }
+
+// Serve runs a backend as a plugin process. Call it from main; it returns
+// when the gateway stops the plugin. It sets up everything the gateway
+// expects: the handshake, gRPC with bounded message sizes, JSON logs on
+// stderr at the level the gateway asks for, and a watchdog that exits if
+// the gateway process dies.
+func Serve(impl Backend, opts ...ServeOption) {
+	cfg := serveConfig{queueLen: 65536, watchParent: true}
+	if v, err := strconv.Atoi(os.Getenv(EnvEventQueue)); err == nil && v > 0 {
+		cfg.queueLen = v
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = hclog.New(&hclog.LoggerOptions{
+			Name:       impl.Info().Name,
+			Level:      hclog.LevelFromString(os.Getenv(EnvLogLevel)),
+			JSONFormat: true,
+			Output:     os.Stderr,
+		})
+	}
+	if cfg.watchParent {
+		go watchParent(os.Getppid(), time.Second, func() {
+			cfg.logger.Error("gateway process is gone; exiting")
+			os.Exit(2)
+		})
+	}
+	server := newGRPCServer(impl, cfg.queueLen, cfg.logger)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{APIVersion: {PluginName: &grpcPlugin{server: server}}},
+		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
+			o = append(o, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+			return grpc.NewServer(o...)
+		},
+		Logger: cfg.logger,
+	})
+}
+
+// watchParent calls gone when the parent process changes (the gateway died
+// and the plugin was re-parented). Pdeathsig covers Linux already; this
+// covers the rest and the thread caveat of Pdeathsig.
+func watchParent(parent int, every time.Duration, gone func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != parent {
+			gone()
+			return
+		}
+	}
+}
+
+// ServerPlugins is the plugin-side plugin set for impl. Serve uses it; so
+// do in-process tests (sdktest.Connect) with plugin.TestPluginGRPCConn.
+func ServerPlugins(impl Backend, logger hclog.Logger) plugin.PluginSet {
+	return plugin.PluginSet{PluginName: &grpcPlugin{server: newGRPCServer(impl, 65536, logger)}}
+}
