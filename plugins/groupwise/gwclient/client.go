@@ -1,0 +1,245 @@
+package gwclient
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parleygw/parley/plugins/groupwise/gwproto"
+)
+
+// Client is one TLS connection to a GroupWise Messenger server carrying one
+// user session. Its methods are safe for concurrent use.
+type Client struct {
+	cfg  Config
+	log  hclog.Logger
+	conn net.Conn
+
+	// writeMu serialises transaction id assignment and writes, so that ids
+	// go out in order and every request is one Write call.
+	writeMu sync.Mutex
+	lastTID int
+
+	mu       sync.Mutex
+	pending  map[string]chan *gwproto.Response
+	login    loginState
+	self     User
+	users    map[string]User // by dnKey
+	confs    map[string]*conference
+	contacts contactState
+
+	queue  chan Event // reader → dispatcher, bounded by EventBuffer
+	events chan Event // dispatcher → caller
+
+	done     chan struct{} // closed when the connection is over
+	failOnce sync.Once
+	err      error // why; set before done is closed
+
+	loggedIn  chan struct{} // closed after a successful Login
+	quit      chan struct{} // closed by Close: stop delivering events
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+type loginState uint8
+
+const (
+	loginNone loginState = iota
+	loginRunning
+	loginDone
+)
+
+// Dial connects to the server described by cfg and completes the TLS
+// handshake, verifying the server certificate against cfg.RootCAs and
+// cfg.ServerName. The returned client is not logged in yet; call Login.
+// DialTimeout bounds connect plus handshake (and ctx, if it ends sooner).
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort(cfg.Server, strconv.Itoa(cfg.Port))
+	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	d := tls.Dialer{
+		NetDialer: &net.Dialer{},
+		Config: &tls.Config{
+			RootCAs:            cfg.RootCAs,
+			ServerName:         cfg.ServerName,
+			InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // explicit test-only switch
+			MinVersion:         tls.VersionTLS12,
+		},
+	}
+	conn, err := d.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("gwclient: dialing %s: %w", addr, err)
+	}
+	c := &Client{
+		cfg:      cfg,
+		log:      cfg.Logger.Named("gwclient").With("server", addr),
+		conn:     conn,
+		pending:  make(map[string]chan *gwproto.Response),
+		users:    make(map[string]User),
+		confs:    make(map[string]*conference),
+		queue:    make(chan Event, cfg.EventBuffer),
+		events:   make(chan Event),
+		done:     make(chan struct{}),
+		loggedIn: make(chan struct{}),
+		quit:     make(chan struct{}),
+	}
+	c.log.Debug("connected", "tls_version", tls.VersionName(conn.(*tls.Conn).ConnectionState().Version))
+	c.wg.Add(3)
+	go c.readLoop()
+	go c.dispatchLoop()
+	go c.keepalive()
+	return c, nil
+}
+
+// Events returns the channel of server pushes, in arrival order. Events
+// whose sender is not yet known are delivered after the client has fetched
+// the sender's details. The client buffers up to Config.EventBuffer events
+// for a slow reader; one more closes the connection with ErrEventOverflow
+// (no event is ever dropped silently). The channel is closed after the
+// connection ends and every buffered event has been received, or at once
+// by Close.
+func (c *Client) Events() <-chan Event { return c.events }
+
+// Done is closed when the connection has ended, for whatever reason.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the connection is up, then the reason it ended:
+// ErrClosed after Close, ErrConnectionLost (wrapping the network error)
+// when the server closed the connection, ErrTimeout, ErrProtocol,
+// ErrEventOverflow, ErrConnectedElsewhere, ErrServerDisconnect, or the
+// login error after a failed Login.
+func (c *Client) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close ends the session. As libpurple does, it sends no logout request: it
+// closes the TLS connection, which the server treats as a sign-off (spec
+// §1.9). Outstanding requests fail with ErrClosed; undelivered events are
+// discarded and Events is closed. Close waits for the client's goroutines
+// and is safe to call more than once.
+func (c *Client) Close() error {
+	c.fail(ErrClosed)
+	c.closeOnce.Do(func() { close(c.quit) })
+	c.wg.Wait()
+	return nil
+}
+
+// fail ends the connection with err, once.
+func (c *Client) fail(err error) {
+	c.failOnce.Do(func() {
+		c.err = err
+		close(c.done)
+		if !errors.Is(err, ErrClosed) {
+			c.log.Info("connection ended", "error", err)
+		}
+		_ = c.conn.Close()
+	})
+}
+
+// call sends one request and waits for its response. A non-zero result
+// code is returned as a *ServerError. Errors carry the command as context.
+func (c *Client) call(ctx context.Context, cmd string, fields gwproto.Fields) (*gwproto.Response, error) {
+	c.mu.Lock()
+	state := c.login
+	c.mu.Unlock()
+	if state != loginDone && cmd != gwproto.CmdLogin {
+		return nil, fmt.Errorf("gwclient: %s: %w", cmd, ErrNotLoggedIn)
+	}
+	return c.roundTrip(ctx, &gwproto.Request{Command: cmd, Fields: fields})
+}
+
+func (c *Client) roundTrip(ctx context.Context, req *gwproto.Request) (*gwproto.Response, error) {
+	cmd := req.Command
+	select {
+	case <-c.done:
+		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
+	default:
+	}
+	timer := time.NewTimer(c.cfg.RequestTimeout)
+	defer timer.Stop()
+	ch := make(chan *gwproto.Response, 1)
+
+	c.writeMu.Lock()
+	c.lastTID++
+	req.TID = strconv.Itoa(c.lastTID)
+	buf, err := req.AppendTo(nil)
+	if err != nil {
+		c.lastTID--
+		c.writeMu.Unlock()
+		return nil, fmt.Errorf("gwclient: %s: encoding request: %w", cmd, err)
+	}
+	tid := req.TID
+	c.mu.Lock()
+	c.pending[tid] = ch
+	c.mu.Unlock()
+	defer c.forget(tid)
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	_, err = c.conn.Write(buf)
+	c.writeMu.Unlock()
+	if err != nil {
+		c.fail(fmt.Errorf("%w: writing %s: %w", ErrConnectionLost, cmd, err))
+		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
+	}
+	c.log.Trace("request sent", "command", cmd, "tid", tid)
+
+	select {
+	case resp := <-ch:
+		return resp, checkResult(cmd, resp)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("gwclient: %s: %w", cmd, ctx.Err())
+	case <-timer.C:
+		c.fail(fmt.Errorf("%w: no answer to %s (tid %s) after %v", ErrTimeout, cmd, tid, c.cfg.RequestTimeout))
+		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
+	case <-c.done:
+		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
+	}
+}
+
+func (c *Client) forget(tid string) {
+	c.mu.Lock()
+	delete(c.pending, tid)
+	c.mu.Unlock()
+}
+
+func checkResult(cmd string, resp *gwproto.Response) error {
+	err := resp.Err()
+	var re *gwproto.ResultError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return &ServerError{Command: cmd, Result: re}
+	default:
+		return fmt.Errorf("gwclient: %s: %w: %w", cmd, ErrBadResponse, err)
+	}
+}
+
+// deliverResponse hands a response to the request waiting for it.
+func (c *Client) deliverResponse(resp *gwproto.Response) {
+	tid := resp.TID()
+	c.mu.Lock()
+	ch, ok := c.pending[tid]
+	delete(c.pending, tid)
+	c.mu.Unlock()
+	if !ok {
+		c.log.Debug("dropping response for no outstanding request", "tid", tid)
+		return
+	}
+	ch <- resp // buffered, and each tid is answered at most once
+}

@@ -1,0 +1,18 @@
+// Package gwclient is a Novell GroupWise Messenger protocol client: it dials
+// the server over TLS, logs one user in per connection, issues the requests
+// of the protocol (status, details, conferences, messages, typing, invites,
+// contact-list editing, keepalive) and turns the server's unsolicited pushes
+// into typed Go events.
+//
+// A Client owns exactly one TLS connection and one user session, as the
+// original service did. A single reader goroutine parses the server stream
+// (with gwproto), matches responses to requests by transaction id and queues
+// events; a dispatcher goroutine looks up unknown senders with getdetails and
+// then hands events to the caller in arrival order through Events.
+//
+// Every request is bounded by Config.RequestTimeout. A server that does not
+// answer in time is treated as dead: the request fails with ErrTimeout and
+// the connection is closed with the same error, so a stalled server is
+// noticed by the keepalive ping even when the caller is idle. Done and Err
+// report the end of the connection, whoever ended it.
+package gwclient
