@@ -1,0 +1,334 @@
+// Package client is the device side of the Parley link: Dial the gateway,
+// Login or Resume, send requests, and receive session events. The parley
+// CLI is built on it; docs/device-protocol.md describes the wire protocol
+// it speaks for implementers in other languages.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/parleygw/parley/core/frame"
+	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// ALPN is the TLS application protocol of the device link.
+const ALPN = "parley/1"
+
+// Config describes how to reach the gateway.
+type Config struct {
+	Addr       string      // host:port, default port 4101
+	TLS        *tls.Config // required; ALPN is added
+	ClientName string
+	DeviceID   string // stable per installation; binds resume tokens
+	Screen     *devicev1.Screen
+	Limits     frame.Limits
+	// EventBuffer is how many events may wait for the application before
+	// the client stops reading from the gateway (default 1024).
+	EventBuffer int
+	// ManualAck stops the client from acknowledging events as it hands
+	// them over; the application calls Ack once it has processed them.
+	ManualAck bool
+}
+
+// Error is a typed error from the gateway.
+type Error struct {
+	Code        devicev1.ErrorCode
+	Message     string
+	LimitSource devicev1.LimitSource
+	Limit       uint64
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Is matches errors with the same code: errors.Is(err, &client.Error{Code: c}).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Code returns the gateway's error code in err, or ERROR_CODE_UNSPECIFIED.
+func Code(err error) devicev1.ErrorCode {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return devicev1.ErrorCode_ERROR_CODE_UNSPECIFIED
+}
+
+func fromProto(e *devicev1.Error) *Error {
+	return &Error{Code: e.Code, Message: e.Message, LimitSource: e.LimitSource, Limit: e.Limit}
+}
+
+// ErrClosed is returned by calls on a closed link.
+var ErrClosed = errors.New("client: link closed")
+
+// Conn is one link to the gateway.
+type Conn struct {
+	conn    net.Conn
+	in      *frame.Reader
+	wmu     sync.Mutex
+	out     *frame.Writer
+	Welcome *devicev1.Welcome
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan *devicev1.Message
+	lastSeq uint64
+	err     error
+
+	events    chan *devicev1.Event
+	done      chan struct{}
+	manualAck bool
+}
+
+// Dial connects, sends Hello and waits for Welcome.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	if cfg.TLS == nil {
+		return nil, errors.New("client: a TLS config is required")
+	}
+	tlsCfg := cfg.TLS.Clone()
+	tlsCfg.NextProtos = []string{ALPN}
+	d := tls.Dialer{Config: tlsCfg}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", cfg.Addr, err)
+	}
+	if n := cfg.EventBuffer; n <= 0 {
+		cfg.EventBuffer = 1024
+	}
+	c := &Conn{conn: raw, in: frame.NewReader(raw, cfg.Limits), out: frame.NewWriter(raw, cfg.Limits),
+		pending: map[uint64]chan *devicev1.Message{}, events: make(chan *devicev1.Event, cfg.EventBuffer), done: make(chan struct{}),
+		manualAck: cfg.ManualAck}
+	go c.readLoop()
+	resp, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_Hello{Hello: &devicev1.Hello{
+		ProtocolVersion: 1, ClientName: cfg.ClientName, DeviceId: cfg.DeviceID, Screen: cfg.Screen}}})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.Welcome = resp.GetWelcome()
+	if c.Welcome == nil {
+		c.Close()
+		return nil, fmt.Errorf("client: expected Welcome, got %T", resp.Body)
+	}
+	return c, nil
+}
+
+// Call sends a request and waits for the answer. A typed gateway error is
+// returned as *Error.
+func (c *Conn) Call(ctx context.Context, m *devicev1.Message) (*devicev1.Message, error) {
+	sensitive := m.GetLogin() != nil || m.GetResume() != nil
+	ch := make(chan *devicev1.Message, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	c.nextID++
+	m.Id = c.nextID
+	c.pending[m.Id] = ch
+	c.mu.Unlock()
+	if err := c.send(sensitive, m); err != nil {
+		return nil, err
+	}
+	select {
+	case resp := <-ch:
+		if e := resp.GetError(); e != nil {
+			return nil, fromProto(e)
+		}
+		return resp, nil
+	case <-c.done:
+		return nil, c.Err()
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, m.Id)
+		c.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// send writes one message in its own frame.
+func (c *Conn) send(sensitive bool, msgs ...*devicev1.Message) error {
+	body, err := proto.Marshal(&devicev1.Frame{Messages: msgs})
+	if err != nil {
+		return fmt.Errorf("client: marshal: %w", err)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.out.WriteFrame(body, sensitive); err != nil {
+		return fmt.Errorf("client: write: %w", err)
+	}
+	return c.out.Flush()
+}
+
+func (c *Conn) readLoop() {
+	defer close(c.events)
+	for {
+		body, err := c.in.ReadFrame()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		var f devicev1.Frame
+		if err := proto.Unmarshal(body, &f); err != nil {
+			c.fail(fmt.Errorf("client: bad frame from gateway: %w", err))
+			return
+		}
+		var newest uint64
+		for _, m := range f.Messages {
+			switch {
+			case m.GetEvent() != nil:
+				select {
+				case c.events <- m.GetEvent():
+				case <-c.done:
+					return
+				}
+				newest = max(newest, m.GetEvent().Seq)
+			case m.GetPing() != nil:
+				c.send(false, &devicev1.Message{Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: m.GetPing().Nonce}}})
+			case m.Id != 0:
+				c.mu.Lock()
+				ch := c.pending[m.Id]
+				delete(c.pending, m.Id)
+				c.mu.Unlock()
+				if ch != nil {
+					ch <- m
+				}
+			case m.GetError() != nil: // unsolicited: the gateway is closing the link
+				c.fail(fromProto(m.GetError()))
+				return
+			}
+		}
+		if newest > 0 {
+			c.mu.Lock()
+			c.lastSeq = max(c.lastSeq, newest)
+			c.mu.Unlock()
+			if !c.manualAck {
+				c.Ack(newest)
+			}
+		}
+	}
+}
+
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		err = fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	c.err = err
+	close(c.done)
+	c.conn.Close()
+}
+
+// Err is why the link ended (nil while it is up).
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Done is closed when the link ends.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Events delivers session events in seq order. The client acknowledges
+// them to the gateway as they are handed over. The channel is closed when
+// the link ends.
+func (c *Conn) Events() <-chan *devicev1.Event { return c.events }
+
+// Ack acknowledges every event up to seq; the gateway may then forget them.
+func (c *Conn) Ack(seq uint64) error {
+	return c.send(false, &devicev1.Message{Body: &devicev1.Message_Ack{Ack: &devicev1.Ack{Seq: seq}}})
+}
+
+// LastSeq is the newest event seq handed to the application (for Resume).
+func (c *Conn) LastSeq() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastSeq
+}
+
+// Close ends the link without logging out: the session stays on the
+// gateway for its detach TTL, ready for Resume.
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	return nil
+}
+
+// Login logs in with a password.
+func (c *Conn) Login(ctx context.Context, user, password string) (*devicev1.SessionOpened, error) {
+	resp, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_Login{Login: &devicev1.Login{User: user, Password: password}}})
+	if err != nil {
+		return nil, err
+	}
+	return c.opened(resp)
+}
+
+// Resume re-attaches to a session with the token from the last
+// SessionOpened; events after lastSeq are replayed.
+func (c *Conn) Resume(ctx context.Context, sessionID string, token []byte, lastSeq uint64) (*devicev1.SessionOpened, error) {
+	resp, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_Resume{Resume: &devicev1.Resume{
+		SessionId: sessionID, ResumeToken: token, LastSeq: lastSeq}}})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.lastSeq = lastSeq
+	c.mu.Unlock()
+	return c.opened(resp)
+}
+
+func (c *Conn) opened(resp *devicev1.Message) (*devicev1.SessionOpened, error) {
+	o := resp.GetSessionOpened()
+	if o == nil {
+		return nil, fmt.Errorf("client: expected SessionOpened, got %T", resp.Body)
+	}
+	return o, nil
+}
+
+// Logout ends the device's part of the session.
+func (c *Conn) Logout(ctx context.Context) error {
+	_, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_Logout{Logout: &devicev1.Logout{}}})
+	c.Close()
+	return err
+}
+
+// SendMessage sends text to a user (to) or a conversation. clientMsgID
+// makes retries safe; pass a fresh unique id per message.
+func (c *Conn) SendMessage(ctx context.Context, to, conversationID, text, clientMsgID string) (*devicev1.MessageSent, error) {
+	resp, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_SendMessage{SendMessage: &devicev1.SendMessage{
+		To: to, ConversationId: conversationID, Text: text, ClientMsgId: clientMsgID}}})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetMessageSent(), nil
+}
+
+// Contacts fetches the contact list with presence.
+func (c *Conn) Contacts(ctx context.Context) (*devicev1.Snapshot, error) {
+	resp, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_GetContacts{GetContacts: &devicev1.GetContacts{}}})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetSnapshot(), nil
+}
+
+// Ping measures a round trip to the gateway.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	_, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_Ping{Ping: &devicev1.Ping{Nonce: uint64(start.UnixNano())}}})
+	return time.Since(start), err
+}

@@ -1,0 +1,329 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/parleygw/parley/core/frame"
+	"github.com/parleygw/parley/core/router"
+	"github.com/parleygw/parley/core/session"
+	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+)
+
+// ProtocolVersion is the device protocol version this gateway speaks.
+const ProtocolVersion = 1
+
+// Config tunes links.
+type Config struct {
+	Limits           frame.Limits
+	Heartbeat        time.Duration // devices ping at least this often
+	HandshakeTimeout time.Duration // Hello and Login must arrive within it
+	MaxBatch         int           // messages per outgoing frame
+	MaxLoginAttempts int
+	ServerVersion    string
+	Backends         []string
+	MaxFileBytes     uint64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 30 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 15 * time.Second
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 64
+	}
+	if c.MaxLoginAttempts <= 0 {
+		c.MaxLoginAttempts = 3
+	}
+	return c
+}
+
+// Server serves device links.
+type Server struct {
+	cfg      Config
+	router   *router.Router
+	sessions *session.Manager
+	logger   hclog.Logger
+	metrics  *metrics
+}
+
+// NewServer returns a Server. reg may be nil.
+func NewServer(cfg Config, r *router.Router, sessions *session.Manager, logger hclog.Logger, reg prometheus.Registerer) *Server {
+	return &Server{cfg: cfg.withDefaults(), router: r, sessions: sessions, logger: logger, metrics: newMetrics(reg)}
+}
+
+// Serve runs one link until it ends. It closes conn.
+func (s *Server) Serve(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	s.metrics.links.Inc()
+	defer s.metrics.links.Dec()
+	l := &link{srv: s, conn: conn, in: frame.NewReader(conn, s.cfg.Limits), out: frame.NewWriter(conn, s.cfg.Limits),
+		logger: s.logger.With("remote", conn.RemoteAddr().String())}
+	err := l.run(ctx)
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, frame.ErrProtocol), errors.Is(err, errBadMessage):
+		l.logger.Info("closing link after a protocol error", "error", err)
+	default:
+		l.logger.Debug("link ended", "error", err)
+	}
+}
+
+var errBadMessage = errors.New("link: malformed message")
+
+type link struct {
+	srv    *Server
+	conn   net.Conn
+	in     *frame.Reader
+	out    *frame.Writer
+	logger hclog.Logger
+	hello  *devicev1.Hello
+	device *session.Device
+}
+
+// read returns the messages of the next frame. A frame error or an
+// unparseable body is answered with protocol_error before the caller
+// closes the link.
+func (l *link) read(deadline time.Duration) ([]*devicev1.Message, error) {
+	l.conn.SetReadDeadline(time.Now().Add(deadline))
+	body, err := l.in.ReadFrame()
+	if err != nil {
+		if reason := frame.Reason(err); reason != "" && reason != "truncated" {
+			l.srv.metrics.protocolErrors.WithLabelValues(reason).Inc()
+			l.sendError(&devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: err.Error()})
+		}
+		return nil, err
+	}
+	var f devicev1.Frame
+	if err := proto.Unmarshal(body, &f); err != nil {
+		l.srv.metrics.protocolErrors.WithLabelValues("bad_protobuf").Inc()
+		l.sendError(&devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: "frame body is not a parley.device.v1.Frame"})
+		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	l.srv.metrics.framesIn.Inc()
+	return f.Messages, nil
+}
+
+// sendError writes an unsolicited error before the link closes.
+func (l *link) sendError(e *devicev1.Error) {
+	l.write(false, &devicev1.Message{Body: &devicev1.Message_Error{Error: e}})
+	l.out.Flush()
+}
+
+// write frames messages as one frame (unflushed).
+func (l *link) write(sensitive bool, msgs ...*devicev1.Message) error {
+	body, err := proto.Marshal(&devicev1.Frame{Messages: msgs})
+	if err != nil {
+		return fmt.Errorf("link: marshal: %w", err)
+	}
+	l.conn.SetWriteDeadline(time.Now().Add(l.srv.cfg.Heartbeat))
+	l.srv.metrics.framesOut.Inc()
+	return l.out.WriteFrame(body, sensitive)
+}
+
+func (l *link) reply(sensitive bool, m *devicev1.Message) error {
+	if err := l.write(sensitive, m); err != nil {
+		return err
+	}
+	return l.out.Flush()
+}
+
+func errorReply(id uint64, e *devicev1.Error) *devicev1.Message {
+	return &devicev1.Message{Id: id, Body: &devicev1.Message_Error{Error: e}}
+}
+
+func (l *link) run(ctx context.Context) error {
+	if err := l.handshake(); err != nil {
+		return err
+	}
+	if err := l.authenticate(ctx); err != nil {
+		return err
+	}
+	return l.serveSession(ctx)
+}
+
+// handshake reads Hello and answers Welcome.
+func (l *link) handshake() error {
+	msgs, err := l.read(l.srv.cfg.HandshakeTimeout)
+	if err != nil {
+		return err
+	}
+	if len(msgs) != 1 || msgs[0].GetHello() == nil {
+		l.srv.metrics.protocolErrors.WithLabelValues("no_hello").Inc()
+		l.sendError(&devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: "the first message must be Hello"})
+		return fmt.Errorf("%w: first message is not Hello", errBadMessage)
+	}
+	l.hello = msgs[0].GetHello()
+	cfg := l.srv.cfg
+	return l.reply(false, &devicev1.Message{Id: msgs[0].Id, Body: &devicev1.Message_Welcome{Welcome: &devicev1.Welcome{
+		ServerVersion: cfg.ServerVersion, ProtocolVersion: ProtocolVersion, HeartbeatSeconds: uint32(cfg.Heartbeat / time.Second),
+		Backends: cfg.Backends,
+		Limits: &devicev1.Limits{MaxFrame: uint32(cfg.Limits.MaxFrame), CompressThreshold: uint32(cfg.Limits.CompressThreshold),
+			MaxBatch: uint32(cfg.MaxBatch), MaxFileBytes: cfg.MaxFileBytes},
+	}}})
+}
+
+// authenticate waits for Login or Resume; a failed attempt is answered
+// with a typed error and the device may try again a few times.
+func (l *link) authenticate(ctx context.Context) error {
+	for attempt := 0; attempt < l.srv.cfg.MaxLoginAttempts; attempt++ {
+		msgs, err := l.read(l.srv.cfg.HandshakeTimeout)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			var opened *devicev1.SessionOpened
+			switch b := m.Body.(type) {
+			case *devicev1.Message_Login:
+				l.device, opened, err = l.srv.router.Login(ctx, l.hello, b.Login)
+			case *devicev1.Message_Resume:
+				l.device, opened, err = l.srv.router.Resume(ctx, l.hello, b.Resume)
+			case *devicev1.Message_Ping:
+				err = l.reply(false, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: b.Ping.Nonce}}})
+				if err != nil {
+					return err
+				}
+				continue
+			default:
+				err = router.ErrNotLoggedIn
+			}
+			if err != nil {
+				l.srv.metrics.loginFailures.WithLabelValues(router.DeviceError(err).Code.String()).Inc()
+				if werr := l.reply(false, errorReply(m.Id, router.DeviceError(err))); werr != nil {
+					return werr
+				}
+				continue
+			}
+			return l.reply(true, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_SessionOpened{SessionOpened: opened}})
+		}
+	}
+	return fmt.Errorf("link: no successful login after %d attempts", l.srv.cfg.MaxLoginAttempts)
+}
+
+// serveSession runs the reader here and the writer in a goroutine until
+// either ends.
+func (l *link) serveSession(ctx context.Context) error {
+	replies := make(chan *devicev1.Message, 64)
+	writerDone := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() { writerDone <- l.writeLoop(replies, stop) }()
+
+	err := l.readLoop(ctx, replies)
+	close(stop)
+	werr := <-writerDone
+	if errors.Is(err, errLoggedOut) {
+		return nil
+	}
+	l.srv.sessions.Detach(l.device)
+	if err == nil {
+		err = werr
+	}
+	return err
+}
+
+var errLoggedOut = errors.New("link: logged out")
+
+func (l *link) readLoop(ctx context.Context, replies chan<- *devicev1.Message) error {
+	idle := 2*l.srv.cfg.Heartbeat + l.srv.cfg.Heartbeat/2
+	for {
+		msgs, err := l.read(idle)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			var resp *devicev1.Message
+			switch b := m.Body.(type) {
+			case *devicev1.Message_Ping:
+				resp = &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: b.Ping.Nonce}}}
+			case *devicev1.Message_Pong:
+				continue
+			case *devicev1.Message_Ack:
+				l.device.Ack(b.Ack.Seq)
+				continue
+			case *devicev1.Message_Logout:
+				l.srv.router.Logout(l.device)
+				replies <- &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}}
+				return errLoggedOut
+			case *devicev1.Message_Hello, *devicev1.Message_Login, *devicev1.Message_Resume:
+				resp = errorReply(m.Id, &devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: "already logged in"})
+			default:
+				resp = l.srv.router.Handle(ctx, l.device, m)
+			}
+			select {
+			case replies <- resp:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// writeLoop sends replies and session events, batching whatever is ready
+// into one frame, and pings when the link has been quiet.
+func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{}) error {
+	heartbeat := time.NewTicker(l.srv.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	max := l.srv.cfg.MaxBatch
+	var batch []*devicev1.Message
+	flush := func() error {
+		for {
+			for len(batch) < max {
+				select {
+				case r := <-replies:
+					batch = append(batch, r)
+					continue
+				default:
+				}
+				break
+			}
+			events, gap := l.device.Next(max - len(batch))
+			if gap != nil {
+				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: &devicev1.Event{
+					TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Gap{Gap: gap}}}})
+			}
+			for _, e := range events {
+				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: e}})
+			}
+			if len(batch) == 0 {
+				return l.out.Flush()
+			}
+			if err := l.write(false, batch...); err != nil {
+				return err
+			}
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case r := <-replies:
+			batch = append(batch, r)
+		case <-l.device.Wake():
+		case <-heartbeat.C:
+			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Ping{Ping: &devicev1.Ping{Nonce: uint64(time.Now().UnixNano())}}})
+		case <-stop:
+			// deliver the replies the reader queued last (a Logout's Ok)
+			err := flush()
+			l.conn.Close()
+			return err
+		}
+		if err := flush(); err != nil {
+			l.conn.Close() // unblock the reader
+			return err
+		}
+		if l.device.Session().Ended() { // everything it had is sent
+			l.conn.Close()
+			return nil
+		}
+	}
+}

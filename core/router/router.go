@@ -1,0 +1,266 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/parleygw/parley/core/session"
+	"github.com/parleygw/parley/plugins/sdk"
+	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+)
+
+// Account is what the configuration database says about a user.
+type Account struct {
+	User         string
+	Backend      string // which backend serves the user
+	BackendLogin string // the user's login name on that backend
+}
+
+// Directory is the configuration database as the router needs it. It
+// returns an error wrapping ErrPermissionDenied for unknown or disabled
+// users.
+type Directory interface {
+	Authorize(ctx context.Context, user string) (Account, error)
+}
+
+// Backends gives access to running backend plugins. Backend returns the
+// plugin's client and the Info it reported at start, or an error wrapping
+// ErrBackendUnavailable when the plugin is not running.
+type Backends interface {
+	Backend(name string) (*sdk.Client, sdk.Info, error)
+}
+
+// Options configure a Router.
+type Options struct {
+	Directory Directory
+	Backends  Backends
+	Sessions  *session.Manager
+	// Servers is the IM server address of each backend, from the config.
+	Servers map[string]sdk.ServerAddress
+	Logger  hclog.Logger
+}
+
+// Router routes requests and events between devices and backends.
+type Router struct {
+	dir      Directory
+	backends Backends
+	sessions *session.Manager
+	servers  map[string]sdk.ServerAddress
+	logger   hclog.Logger
+}
+
+// New returns a Router.
+func New(o Options) *Router {
+	logger := o.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &Router{dir: o.Directory, backends: o.Backends, sessions: o.Sessions, servers: o.Servers, logger: logger}
+}
+
+// Login authorises the user in the configuration database, then opens the
+// user's backend session or joins the existing one.
+func (r *Router) Login(ctx context.Context, hello *devicev1.Hello, req *devicev1.Login) (*session.Device, *devicev1.SessionOpened, error) {
+	if req.GetUser() == "" {
+		return nil, nil, fmt.Errorf("%w: login without a user name", ErrInvalid)
+	}
+	acct, err := r.dir.Authorize(ctx, req.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	var snap sdk.Snapshot
+	open := func(ctx context.Context, s *session.Session) (sdk.Capabilities, error) {
+		client, info, err := r.backends.Backend(s.Backend)
+		if err != nil {
+			return sdk.Capabilities{}, err
+		}
+		snap, err = client.OpenSession(ctx, sdk.Credentials{SessionID: s.ID, Login: s.Login, Password: req.Password, Server: r.servers[s.Backend]})
+		return info.Capabilities, err
+	}
+	dev, token, created, err := r.sessions.Login(ctx, acct.User, acct.Backend, acct.BackendLogin, req.Password, hello.GetDeviceId(), open)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := dev.Session()
+	if !created {
+		if snap, err = r.snapshot(ctx, s); err != nil {
+			r.sessions.Logout(dev)
+			return nil, nil, err
+		}
+	}
+	dev.Screen = hello.GetScreen()
+	r.logger.Info("login", "user", s.User, "backend", s.Backend, "session", s.ID, "joined", !created)
+	return dev, &devicev1.SessionOpened{SessionId: s.ID, ResumeToken: token, User: s.User, Backend: s.Backend,
+		LastSeq: s.LastSeq(), Snapshot: snapshotToDevice(snap), Capabilities: capsToDevice(s.Caps)}, nil
+}
+
+// Resume re-attaches a device to its session without a backend call.
+func (r *Router) Resume(ctx context.Context, hello *devicev1.Hello, req *devicev1.Resume) (*session.Device, *devicev1.SessionOpened, error) {
+	dev, token, err := r.sessions.Resume(req.GetSessionId(), req.GetResumeToken(), req.GetLastSeq(), hello.GetDeviceId())
+	if err != nil {
+		return nil, nil, err
+	}
+	s := dev.Session()
+	dev.Screen = hello.GetScreen()
+	r.logger.Debug("resume", "user", s.User, "session", s.ID, "last_seq", req.GetLastSeq())
+	return dev, &devicev1.SessionOpened{SessionId: s.ID, ResumeToken: token, User: s.User, Backend: s.Backend,
+		LastSeq: s.LastSeq(), Resumed: true, Capabilities: capsToDevice(s.Caps)}, nil
+}
+
+func (r *Router) snapshot(ctx context.Context, s *session.Session) (sdk.Snapshot, error) {
+	client, _, err := r.backends.Backend(s.Backend)
+	if err != nil {
+		return sdk.Snapshot{}, err
+	}
+	return client.Snapshot(ctx, s.ID)
+}
+
+// Logout removes the device; the backend session ends with the last one.
+func (r *Router) Logout(d *session.Device) {
+	r.sessions.Logout(d)
+}
+
+// CloseBackendSession logs a session out of its backend. The session
+// manager calls it when a session ends.
+func (r *Router) CloseBackendSession(s *session.Session, reason string) {
+	r.logger.Info("session ended", "user", s.User, "backend", s.Backend, "session", s.ID, "reason", reason)
+	client, _, err := r.backends.Backend(s.Backend)
+	if err != nil {
+		return // the plugin is gone, and the backend session with it
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.CloseSession(ctx, s.ID); err != nil {
+		r.logger.Warn("closing backend session", "session", s.ID, "error", err)
+	}
+}
+
+// Handle runs one device request and returns the response message.
+func (r *Router) Handle(ctx context.Context, d *session.Device, m *devicev1.Message) *devicev1.Message {
+	s := d.Session()
+	s.Touch()
+	body, err := r.handle(ctx, s, m)
+	if err != nil {
+		return &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Error{Error: DeviceError(err)}}
+	}
+	body.Id = m.Id
+	return body
+}
+
+func ok() *devicev1.Message { return &devicev1.Message{Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}} }
+
+func (r *Router) handle(ctx context.Context, s *session.Session, m *devicev1.Message) (*devicev1.Message, error) {
+	client, _, err := r.backends.Backend(s.Backend)
+	if err != nil {
+		return nil, err
+	}
+	switch b := m.Body.(type) {
+	case *devicev1.Message_SendMessage:
+		req := b.SendMessage
+		if req.To == "" && req.ConversationId == "" {
+			return nil, fmt.Errorf("%w: a message needs a recipient or a conversation", ErrInvalid)
+		}
+		if conv, seen := s.Seen(req.ClientMsgId); seen {
+			return &devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv, Duplicate: true}}}, nil
+		}
+		conv, err := client.SendMessage(ctx, sdk.OutgoingMessage{SessionID: s.ID, ConversationID: req.ConversationId,
+			To: req.To, Text: req.Text, IdempotencyKey: req.ClientMsgId})
+		if err != nil {
+			return nil, err
+		}
+		s.Remember(req.ClientMsgId, conv)
+		return &devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv}}}, nil
+	case *devicev1.Message_SendTyping:
+		t := b.SendTyping
+		return ok(), client.SendTyping(ctx, s.ID, sdk.Typing{ConversationID: t.ConversationId, To: t.To, Typing: t.Typing})
+	case *devicev1.Message_SetPresence:
+		return ok(), client.SetPresence(ctx, s.ID, sdk.Presence{Status: sdk.PresenceStatus(b.SetPresence.Status), Note: b.SetPresence.Note})
+	case *devicev1.Message_GetContacts:
+		snap, err := client.Snapshot(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &devicev1.Message{Body: &devicev1.Message_Snapshot{Snapshot: snapshotToDevice(snap)}}, nil
+	case *devicev1.Message_AddContact:
+		c := b.AddContact
+		return ok(), client.AddContact(ctx, s.ID, sdk.Contact{UserID: c.UserId, FolderID: c.FolderId, DisplayName: c.DisplayName})
+	case *devicev1.Message_RemoveContact:
+		return ok(), client.RemoveContact(ctx, s.ID, b.RemoveContact.UserId)
+	case *devicev1.Message_MoveContact:
+		return ok(), client.MoveContact(ctx, s.ID, b.MoveContact.UserId, b.MoveContact.FolderId)
+	case *devicev1.Message_CreateConversation:
+		id, err := client.CreateConversation(ctx, s.ID, b.CreateConversation.Participants)
+		if err != nil {
+			return nil, err
+		}
+		return &devicev1.Message{Body: &devicev1.Message_ConversationCreated{ConversationCreated: &devicev1.ConversationCreated{ConversationId: id}}}, nil
+	case *devicev1.Message_LeaveConversation:
+		return ok(), client.LeaveConversation(ctx, s.ID, b.LeaveConversation.ConversationId)
+	case *devicev1.Message_InviteToConversation:
+		i := b.InviteToConversation
+		return ok(), client.InviteToConversation(ctx, s.ID, i.ConversationId, i.UserId, i.Text)
+	case *devicev1.Message_OfferFile, *devicev1.Message_AcceptFile, *devicev1.Message_DeclineFile,
+		*devicev1.Message_FileChunk, *devicev1.Message_CancelFile:
+		if !s.Caps.FileTransfer {
+			return nil, &sdk.Error{Reason: sdk.ReasonUnsupported, Message: fmt.Sprintf("backend %s has no file transfer", s.Backend)}
+		}
+		return nil, &sdk.Error{Reason: sdk.ReasonUnsupported, Message: "file transfer through the gateway is not enabled on this gateway"}
+	}
+	return nil, fmt.Errorf("%w: unexpected message %T", ErrInvalid, m.Body)
+}
+
+// Deliver turns a batch of plugin events into session events. It is called
+// on the plugin's event stream and never blocks on a device.
+func (r *Router) Deliver(backend string, events []sdk.Event) {
+	for _, e := range events {
+		s, ok := r.sessions.Get(e.SessionID)
+		if !ok || s.Backend != backend {
+			continue // the session ended meanwhile
+		}
+		if rs, isResync := e.Kind.(sdk.ResyncEvent); isResync {
+			go r.resync(s, rs.Dropped)
+			continue
+		}
+		ev, known := eventToDevice(e)
+		if !known {
+			continue
+		}
+		s.Deliver(ev)
+		if _, ended := e.Kind.(sdk.SessionEndedEvent); ended {
+			r.sessions.End(s, "backend ended the session")
+		}
+	}
+}
+
+// resync sends a gap marker and a fresh snapshot after the plugin lost
+// events of the session.
+func (r *Router) resync(s *session.Session, dropped uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Deliver(&devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Gap{Gap: &devicev1.Gap{AfterSeq: s.LastSeq(), Dropped: dropped}}})
+	snap, err := r.snapshot(ctx, s)
+	if err != nil {
+		r.logger.Warn("resync snapshot", "session", s.ID, "error", err)
+		return
+	}
+	s.Deliver(&devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Snapshot{Snapshot: snapshotToDevice(snap)}})
+}
+
+// BackendDown tells every session of a backend whose plugin went away.
+// Sessions stay in the cache: devices can log in again once it is back.
+func (r *Router) BackendDown(backend string, cause error) {
+	for _, s := range r.sessions.Sessions() {
+		if s.Backend != backend {
+			continue
+		}
+		s.Deliver(&devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_SessionEnded{SessionEnded: &devicev1.SessionEnded{
+			Reason: devicev1.ErrorCode_RELOGIN_REQUIRED, Message: fmt.Sprintf("backend %s restarted: log in again", backend)}}})
+		r.sessions.End(s, "plugin restarted")
+	}
+	if cause != nil && !errors.Is(cause, context.Canceled) {
+		r.logger.Warn("backend down", "backend", backend, "error", cause)
+	}
+}

@@ -1,0 +1,187 @@
+package session
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"sync"
+	"time"
+
+	"github.com/parleygw/parley/plugins/sdk"
+	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+)
+
+// Session is one user's backend session, shared by all their devices.
+type Session struct {
+	ID      string
+	User    string // the gateway user name
+	Backend string
+	Login   string // the backend login name
+	Caps    sdk.Capabilities
+
+	mgr      *Manager
+	ready    chan struct{} // closed when the backend session is open (or failed)
+	openErr  error
+	verifier passwordVerifier
+
+	mu       sync.Mutex
+	log      *eventLog
+	devices  map[string]*Device
+	dedupe   map[string]string // client message id → conversation id
+	dedupeQ  []string
+	ended    bool
+	lastUsed time.Time
+}
+
+// Device is one device attached to (or detached from) a session.
+type Device struct {
+	ID     string
+	Screen *devicev1.Screen
+	sess   *Session
+
+	// guarded by sess.mu
+	tokenHash  [32]byte
+	acked      uint64 // cumulative ack from the device
+	cursor     uint64 // highest seq handed to the current link
+	attached   bool
+	detachedAt time.Time
+	gapSent    bool
+	wake       chan struct{}
+}
+
+// Session returns the session the device belongs to.
+func (d *Device) Session() *Session { return d.sess }
+
+// Wake is signalled when events arrive for the device or the session ends.
+func (d *Device) Wake() <-chan struct{} { return d.wake }
+
+func (d *Device) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Next returns up to max events the device's link has not been given yet
+// and advances its cursor. gap reports events lost to overflow before them
+// (reported once).
+func (d *Device) Next(max int) (events []*devicev1.Event, gap *devicev1.Gap) {
+	s := d.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	evs, lost := s.log.after(d.cursor, max)
+	if lost && !d.gapSent {
+		gap = &devicev1.Gap{AfterSeq: d.cursor, Dropped: s.log.droppedThrough - d.cursor}
+		d.gapSent = true
+	}
+	if len(evs) > 0 {
+		d.cursor = evs[len(evs)-1].Seq
+	} else if lost {
+		d.cursor = s.log.droppedThrough
+	}
+	return evs, gap
+}
+
+// Ack records the device's cumulative acknowledgement and forgets events
+// every device of the session has acknowledged.
+func (d *Device) Ack(seq uint64) {
+	s := d.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq > s.log.lastSeq {
+		seq = s.log.lastSeq
+	}
+	if seq <= d.acked {
+		return
+	}
+	d.acked = seq
+	low := seq
+	for _, other := range s.devices {
+		low = min(low, other.acked)
+	}
+	s.log.trim(low)
+}
+
+// Pending is how many events the session log holds for its devices.
+func (s *Session) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.len()
+}
+
+// LastSeq is the seq of the newest event of the session.
+func (s *Session) LastSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.lastSeq
+}
+
+// Deliver appends an event to the session's log and wakes its attached
+// devices. It never blocks on a device.
+func (s *Session) Deliver(e *devicev1.Event) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	dropped := s.log.append(e)
+	for _, d := range s.devices {
+		if d.attached {
+			d.signal()
+		}
+	}
+	s.mu.Unlock()
+	if dropped > 0 {
+		s.mgr.metrics.overflows.Add(float64(dropped))
+	}
+}
+
+// Seen reports whether a client message id was already handled, and the
+// conversation it went to.
+func (s *Session) Seen(clientMsgID string) (string, bool) {
+	if clientMsgID == "" {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conv, ok := s.dedupe[clientMsgID]
+	return conv, ok
+}
+
+// Remember records a handled client message id (bounded window).
+func (s *Session) Remember(clientMsgID, conversationID string) {
+	if clientMsgID == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.dedupe[clientMsgID]; ok {
+		return
+	}
+	s.dedupe[clientMsgID] = conversationID
+	s.dedupeQ = append(s.dedupeQ, clientMsgID)
+	if len(s.dedupeQ) > s.mgr.cfg.DedupeWindow {
+		delete(s.dedupe, s.dedupeQ[0])
+		s.dedupeQ = s.dedupeQ[1:]
+	}
+}
+
+// Touch records activity for the inactivity timeout.
+func (s *Session) Touch() {
+	s.mu.Lock()
+	s.lastUsed = s.mgr.cfg.Now()
+	s.mu.Unlock()
+}
+
+// Ended reports whether the session is over.
+func (s *Session) Ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+func hashToken(token []byte) [32]byte { return sha256.Sum256(token) }
+
+func tokenMatches(hash [32]byte, token []byte) bool {
+	h := hashToken(token)
+	return subtle.ConstantTimeCompare(hash[:], h[:]) == 1
+}
