@@ -12,16 +12,16 @@ type fileRoot struct {
 	LogLevel  hcl.Expression `hcl:"log_level,optional"`
 	LogFormat hcl.Expression `hcl:"log_format,optional"`
 
-	Listeners  []fileListener `hcl:"listener,block"`
-	Admin      *fileAdmin     `hcl:"admin,block"`
-	Metrics    *fileMetrics   `hcl:"metrics,block"`
-	TLS        *fileTLS       `hcl:"tls,block"`
-	Frame      *fileFrame     `hcl:"frame,block"`
-	Plugins    *filePlugins   `hcl:"plugins,block"`
-	Database   *fileDatabase  `hcl:"database,block"`
-	Sessions   *fileSessions  `hcl:"sessions,block"`
+	Listeners  []fileListener  `hcl:"listener,block"`
+	Admin      *fileAdmin      `hcl:"admin,block"`
+	Metrics    *fileMetrics    `hcl:"metrics,block"`
+	TLS        *fileTLS        `hcl:"tls,block"`
+	Frame      *fileFrame      `hcl:"frame,block"`
+	Plugins    *filePlugins    `hcl:"plugins,block"`
+	Database   *fileDatabase   `hcl:"database,block"`
+	Sessions   *fileSessions   `hcl:"sessions,block"`
 	FilePolicy *fileFilePolicy `hcl:"file_policy,block"`
-	Backends   []fileBackend  `hcl:"backend,block"`
+	Backends   []fileBackend   `hcl:"backend,block"`
 }
 
 type fileListener struct {
