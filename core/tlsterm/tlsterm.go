@@ -5,8 +5,8 @@
 //
 // ALPN: a client that offers protocols must include "parley/1" or the
 // handshake fails with no_application_protocol; a client that offers none is
-// accepted, so simple TLS tools (openssl s_client, curl-less scripts) can
-// still connect. The frame layer rejects anything that is not Parley anyway.
+// accepted, so generic TLS tools such as openssl s_client can still connect
+// for diagnostics. The frame layer rejects anything that is not Parley.
 package tlsterm
 
 import (
