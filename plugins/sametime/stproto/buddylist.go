@@ -60,23 +60,27 @@ func (l BuddyList) String() string {
 	if v == "" {
 		v = BuddyListVersion
 	}
-	fmt.Fprintf(&b, "Version=%s\r\n", v)
+	b.WriteString("Version=" + v + "\r\n")
 	for _, g := range l.Groups {
 		t := g.Type
 		if t == 0 {
 			t = GroupNormal
 		}
-		oc := 'C'
+		oc := "C"
 		if g.Open {
-			oc = 'O'
+			oc = "O"
 		}
-		fmt.Fprintf(&b, "G %s%c %s %c\r\n", buddyField(g.ID), t, buddyField(g.Alias), oc)
+		b.WriteString("G " + buddyField(g.ID))
+		b.WriteByte(t)
+		b.WriteString(" " + buddyField(g.Alias) + " " + oc + "\r\n")
 		for _, u := range g.Users {
 			ut := u.Type
 			if ut == 0 {
 				ut = BuddyNormal
 			}
-			fmt.Fprintf(&b, "U %s%c:: %s,%s\r\n", buddyField(u.ID), ut, buddyField(u.Name), buddyField(u.Alias))
+			b.WriteString("U " + buddyField(u.ID))
+			b.WriteByte(ut)
+			b.WriteString(":: " + buddyField(u.Name) + "," + buddyField(u.Alias) + "\r\n")
 		}
 	}
 	return b.String()

@@ -7,8 +7,9 @@ const HeaderSize = 8
 
 // Message is one protocol message: the header fields and a typed body.
 type Message struct {
-	// Options holds the header option bits. OptHasAttribs is set by
-	// Marshal when Attribs is non-empty and need not be set by callers.
+	// Options holds the header option bits. Marshal sets OptHasAttribs
+	// when Attribs is non-empty; an empty attribute block is written
+	// only if the caller set the bit.
 	Options Options
 	// Channel is the channel id; 0 is the master channel (also for
 	// CHANNEL_CREATE, whose new id is in the body).
@@ -39,7 +40,7 @@ func (m *Message) AppendMarshal(dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("stproto: marshal: message without body: %w", ErrMalformed)
 	}
 	e := NewEncoder(dst)
-	opts := m.Options &^ OptHasAttribs
+	opts := m.Options
 	if len(m.Attribs) > 0 {
 		opts |= OptHasAttribs
 	}
@@ -311,14 +312,14 @@ func encodeTrailer(e *Encoder) {
 // EncryptOffer is the encryption block of CHANNEL_CREATE.
 type EncryptOffer struct {
 	Mode  EncryptPolicy
-	Items []EncryptItem // ciphers offered; none = enc_block omitted
+	Items []EncryptItem // ciphers offered; with Extra and Flag zero too, enc_block is omitted
 	Extra uint16        // meanwhile: the mode again
 	Flag  bool
 }
 
 func (o *EncryptOffer) encode(e *Encoder) {
 	e.U16(uint16(o.Mode))
-	if len(o.Items) > 0 {
+	if len(o.Items) > 0 || o.Extra != 0 || o.Flag {
 		inner := NewEncoder(nil)
 		inner.U32(uint32(len(o.Items)))
 		for i := range o.Items {
