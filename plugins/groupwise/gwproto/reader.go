@@ -267,6 +267,9 @@ func (r *Reader) readFields(depth int, count int64) (Fields, error) {
 		}
 		fs = append(fs, f)
 	}
+	if len(fs) == 0 {
+		return nil, nil
+	}
 	return fs, nil
 }
 

@@ -54,16 +54,12 @@ func (rr *RequestReader) readRequest() (*Request, error) {
 		return nil, err
 	}
 	req := &Request{}
-	const prefix = "POST /"
-	sp := strings.IndexByte(line, ' ')
-	if !strings.HasPrefix(line, prefix) || sp < 0 {
+	rest, ok := strings.CutPrefix(line, "POST /")
+	cmd, version, ok2 := strings.Cut(rest, " ")
+	if !ok || !ok2 || !validCommand(cmd) || !strings.HasPrefix(version, "HTTP/1.") {
 		return nil, fmt.Errorf("gwproto: %.40q: %w", line, ErrBadRequestLine)
 	}
-	sp = strings.IndexByte(line[len(prefix):], ' ') + len(prefix)
-	req.Command = line[len(prefix):sp]
-	if !validCommand(req.Command) || !strings.HasPrefix(line[sp+1:], "HTTP/1.") {
-		return nil, fmt.Errorf("gwproto: %.40q: %w", line, ErrBadRequestLine)
-	}
+	req.Command = cmd
 	for {
 		h, err := rr.readLine()
 		if err != nil {
@@ -168,7 +164,7 @@ func (rr *RequestReader) readField(depth int) (Field, error) {
 	if rr.fields++; rr.fields > rr.lim.MaxFields {
 		return f, ErrTooManyFields
 	}
-	tag, err := rr.readPiece("tag", rr.lim.MaxTagLen-1, false)
+	tag, err := rr.readPiece("tag", rr.lim.MaxTagLen-1, false, ErrTagTooLong)
 	if err != nil {
 		return f, err
 	}
@@ -176,7 +172,7 @@ func (rr *RequestReader) readField(depth int) (Field, error) {
 		return f, fmt.Errorf("tag %q: %w", tag, ErrBadTag)
 	}
 	f.Tag = string(tag)
-	cmd, err := rr.readPiece("cmd", 1, true)
+	cmd, err := rr.readPiece("cmd", 1, true, ErrBadMethod)
 	if err != nil {
 		return f, err
 	}
@@ -190,12 +186,12 @@ func (rr *RequestReader) readField(depth int) (Field, error) {
 	f.Method = m
 	// Escaped values are at most three bytes per decoded byte, plus the
 	// NUL of libpurple's truncation quirk.
-	raw, err := rr.readPiece("val", 3*rr.lim.MaxValueLen+1, true)
+	raw, err := rr.readPiece("val", 3*rr.lim.MaxValueLen+1, true, ErrValueTooLong)
 	if err != nil {
 		return f, fmt.Errorf("field %q: %w", f.Tag, err)
 	}
 	val := append([]byte(nil), raw...)
-	typ, err := rr.readPiece("type", 3, true)
+	typ, err := rr.readPiece("type", 3, true, ErrBadType)
 	if err != nil {
 		return f, fmt.Errorf("field %q: %w", f.Tag, err)
 	}
@@ -244,10 +240,11 @@ func (rr *RequestReader) readField(depth int) (Field, error) {
 	return f, nil
 }
 
-// readPiece reads "name=value" up to (not including) the next '&' or CR.
-// For every piece but the first of a field the leading '&' is consumed
-// here (lead true). The returned slice aliases rr.scratch.
-func (rr *RequestReader) readPiece(name string, max int, lead bool) ([]byte, error) {
+// readPiece reads "name=value" up to (not including) the next '&' or CR; a
+// value longer than limit gives tooLong. For every piece but the first of a
+// field the leading '&' is consumed here (lead true). The returned slice
+// aliases rr.scratch.
+func (rr *RequestReader) readPiece(name string, limit int, lead bool, tooLong error) ([]byte, error) {
 	if lead {
 		c, err := rr.next()
 		if err != nil {
@@ -273,27 +270,30 @@ func (rr *RequestReader) readPiece(name string, max int, lead bool) ([]byte, err
 	}
 	rr.scratch = rr.scratch[:0]
 	for {
-		b, err := rr.br.Peek(1)
-		if err != nil {
+		// scan what is buffered for the end of the value
+		b, err := rr.br.Peek(max(1, rr.br.Buffered()))
+		if len(b) == 0 {
 			return nil, err
 		}
-		if b[0] == '&' || b[0] == '\r' {
+		end := bytes.IndexAny(b, "&\r")
+		n := end
+		if end < 0 {
+			n = len(b)
+		}
+		if len(rr.scratch)+n > limit {
+			return nil, tooLong
+		}
+		if n > rr.lim.MaxMessageBytes-rr.read {
+			return nil, ErrMessageTooLarge
+		}
+		rr.scratch = append(rr.scratch, b[:n]...)
+		rr.read += n
+		if _, err := rr.br.Discard(n); err != nil {
+			return nil, err
+		}
+		if end >= 0 {
 			return rr.scratch, nil
 		}
-		c, err := rr.next()
-		if err != nil {
-			return nil, err
-		}
-		if len(rr.scratch) >= max {
-			switch name {
-			case "tag":
-				return nil, ErrTagTooLong
-			case "val":
-				return nil, ErrValueTooLong
-			}
-			return nil, fmt.Errorf("%s too long: %w", name, ErrBadBody)
-		}
-		rr.scratch = append(rr.scratch, c)
 	}
 }
 
@@ -326,9 +326,12 @@ func unescape(raw []byte, max int) (string, error) {
 		case '+':
 			c = ' '
 		case '%':
-			if i+2 >= len(raw) && (i+1 == len(raw) || isHex(raw[i+1])) {
-				// dangling escape at the end: truncated by the client
-				return checkLen(out, max)
+			if i+2 >= len(raw) {
+				if i+1 == len(raw) || isHex(raw[i+1]) {
+					// dangling escape at the end: truncated by the client
+					return checkLen(out, max)
+				}
+				return "", fmt.Errorf("%q: %w", raw[i:], ErrBadEscape)
 			}
 			hi, lo := raw[i+1], raw[i+2]
 			if !isHex(hi) || !isHex(lo) {
