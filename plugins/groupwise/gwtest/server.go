@@ -332,4 +332,3 @@ func (srv *Server) RequestCount(cmd string) int {
 	defer srv.mu.Unlock()
 	return srv.requests[cmd]
 }
-

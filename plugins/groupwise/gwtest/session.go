@@ -22,9 +22,9 @@ const (
 
 // session is one client connection.
 type session struct {
-	srv  *Server
-	conn *tls.Conn
-	log  hclog.Logger
+	srv   *Server
+	conn  *tls.Conn
+	log   hclog.Logger
 	out   chan []byte
 	flush chan struct{} // closed to make the writer send what is queued and stop
 	done  chan struct{} // closed when the connection is finished
@@ -35,9 +35,9 @@ type session struct {
 
 func newSession(srv *Server, conn *tls.Conn) *session {
 	return &session{
-		srv:  srv,
-		conn: conn,
-		log:  srv.log.Named("conn").With("remote", conn.RemoteAddr().String()),
+		srv:   srv,
+		conn:  conn,
+		log:   srv.log.Named("conn").With("remote", conn.RemoteAddr().String()),
 		out:   make(chan []byte, outQueue),
 		flush: make(chan struct{}),
 		done:  make(chan struct{}),
