@@ -38,8 +38,10 @@ type Conn struct {
 func Connect(t testing.TB, b sdk.Backend, settings []byte, server sdk.ServerAddress) *Conn {
 	t.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "sdktest", Level: hclog.Warn, Output: testWriter{t}})
-	clientProto, grpcServer := plugin.TestPluginGRPCConn(t, false, sdk.ServerPlugins(b, logger))
-	t.Cleanup(func() { clientProto.Close(); grpcServer.Stop() })
+	// Closing the client shuts the in-memory server down (go-plugin's
+	// controller Shutdown); stopping it again here would race inside go-plugin.
+	clientProto, _ := plugin.TestPluginGRPCConn(t, false, sdk.ServerPlugins(b, logger))
+	t.Cleanup(func() { clientProto.Close() })
 	client, err := sdk.Dispense(clientProto)
 	if err != nil {
 		t.Fatal(err)
