@@ -130,7 +130,7 @@ func (srv *Server) login(s *session, req *gwproto.Request) uint32 {
 	if old := a.session; old != nil {
 		// the same user logged in elsewhere: tell the old session
 		srv.event(a, gwproto.Event{Type: gwproto.EventUserDisconnect, Source: a.dn})
-		old.conn.Close()
+		old.closeAfterFlush()
 	}
 	a.session, s.acct = s, a
 	if !wasOnline {

@@ -154,9 +154,15 @@ func Start(opts ...Option) (*Server, error) {
 		}
 	}
 	srv := &Server{
-		log:      c.log,
-		ln:       ln,
-		tlsConf:  &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12},
+		log: c.log,
+		ln:  ln,
+		// Full-size records from the start, so that every message up to 16 KiB
+		// reaches libpurple in a single record.
+		tlsConf: &tls.Config{
+			Certificates:                []tls.Certificate{*cert},
+			MinVersion:                  tls.VersionTLS12,
+			DynamicRecordSizingDisabled: true,
+		},
 		anchor:   anchor,
 		limits:   c.limits,
 		idle:     c.idle,

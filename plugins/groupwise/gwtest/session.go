@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -22,12 +23,13 @@ const (
 
 // session is one client connection.
 type session struct {
-	srv   *Server
-	conn  *tls.Conn
-	log   hclog.Logger
-	out   chan []byte
-	flush chan struct{} // closed to make the writer send what is queued and stop
-	done  chan struct{} // closed when the connection is finished
+	srv       *Server
+	conn      *tls.Conn
+	log       hclog.Logger
+	out       chan []byte
+	flush     chan struct{} // closed to make the writer send what is queued, then close
+	flushOnce sync.Once
+	done      chan struct{} // closed when the connection is finished
 
 	// guarded by srv.mu
 	acct *account
@@ -64,7 +66,7 @@ func (s *session) serve() {
 	err := s.readLoop()
 	if err == nil {
 		// logout: let the answer go out before closing
-		close(s.flush)
+		s.closeAfterFlush()
 		<-writerDone
 	}
 	switch {
@@ -119,6 +121,7 @@ func (s *session) writeLoop() {
 						return
 					}
 				default:
+					s.conn.Close()
 					return
 				}
 			}
@@ -137,6 +140,12 @@ func (s *session) write(b []byte) bool {
 		return false
 	}
 	return true
+}
+
+// closeAfterFlush closes the connection once everything queued so far has
+// been written.
+func (s *session) closeAfterFlush() {
+	s.flushOnce.Do(func() { close(s.flush) })
 }
 
 // enqueue queues one encoded message; the caller holds srv.mu, so messages
