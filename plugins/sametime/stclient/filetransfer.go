@@ -33,12 +33,15 @@ func (t *outgoingTransfer) received(ch *channel, msgType uint16, _ []byte) {
 	if msgType != stproto.FTMsgAck {
 		return
 	}
+	// Count the chunk before releasing the sender, which then stores the
+	// size of the next one.
+	n := t.lastChunk.Swap(0)
 	select {
 	case t.acks <- struct{}{}:
 	default:
 		return // an ack nobody waits for
 	}
-	t.acked += t.lastChunk.Swap(0)
+	t.acked += n
 	t.c.emit(FileProgressEvent{Transfer: ch.id, Peer: t.peer, Name: t.name, Bytes: t.acked, Size: t.size})
 }
 
