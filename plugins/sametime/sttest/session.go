@@ -54,7 +54,7 @@ type session struct {
 	magic    uint32
 	pending  *stproto.Login // the verified login behind a redirect
 	channels map[uint32]*channel
-	nextID   uint32 // last server-side channel number
+	nextID   uint32          // last server-side channel number
 	watching map[string]bool // aware subscriptions, lower-case user ids
 	attrs    map[uint32][]byte
 
