@@ -15,9 +15,10 @@ type relay struct {
 	accepted  bool
 }
 
-// other returns the session and channel id on the far side from s.
-func (r *relay) other(s *session) (*session, uint32) {
-	if s == r.creator {
+// other returns the session and channel id on the far side of channel id
+// of session s (both ends may be the same session).
+func (r *relay) other(s *session, id uint32) (*session, uint32) {
+	if s == r.creator && id == r.creatorID {
 		return r.target, r.targetID
 	}
 	return r.creator, r.creatorID
@@ -117,7 +118,7 @@ func (s *session) onChannelAccept(id uint32, a *stproto.ChannelAccept) {
 	switch ch.kind {
 	case kindRelay:
 		r := ch.relay
-		if s != r.target || r.accepted {
+		if s != r.target || id != r.targetID || r.accepted {
 			s.destroy(id, stproto.ReasonRequestInvalid)
 			return
 		}
@@ -146,7 +147,7 @@ func (s *session) onChannelSend(m *stproto.Message, msg *stproto.ChannelSend) {
 	case kindConference:
 		s.srv.onConferenceSend(s, ch, msg)
 	case kindRelay:
-		peer, peerID := ch.relay.other(s)
+		peer, peerID := ch.relay.other(s, m.Channel)
 		fwd := *m
 		fwd.Channel = peerID
 		peer.send(&fwd)
@@ -165,7 +166,7 @@ func (s *session) onChannelDestroy(id uint32, d *stproto.ChannelDestroy) {
 	delete(s.channels, id)
 	switch ch.kind {
 	case kindRelay:
-		peer, peerID := ch.relay.other(s)
+		peer, peerID := ch.relay.other(s, id)
 		if _, open := peer.channels[peerID]; open {
 			delete(peer.channels, peerID)
 			peer.send(&stproto.Message{Channel: peerID, Body: d})

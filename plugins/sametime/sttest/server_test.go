@@ -561,3 +561,16 @@ func TestLoadUsersFile(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+func TestIMToSelf(t *testing.T) {
+	srv := NewServer(t)
+	alice := loginAs(t, srv, "alice", "secret")
+	in := openIM(t, alice, alice, 4, stproto.EncryptOffer{})
+	alice.send(&stproto.Message{Channel: in, Body: &stproto.ChannelAccept{Service: stproto.ServiceIM, ProtoType: 0x1000, ProtoVer: 3}})
+	alice.expect("accept on the outgoing side", onChannel(4, stproto.TypeChannelAccept))
+	text, _ := stproto.NewIMText("note to self").Marshal()
+	alice.send(&stproto.Message{Channel: 4, Body: &stproto.ChannelSend{Type: stproto.IMMessageType, Data: text}})
+	alice.expect("text on the incoming side", sendOf(in, stproto.IMMessageType))
+	alice.send(&stproto.Message{Channel: in, Body: &stproto.ChannelSend{Type: stproto.IMMessageType, Data: text}})
+	alice.expect("reply on the outgoing side", sendOf(4, stproto.IMMessageType))
+}

@@ -360,7 +360,7 @@ func (srv *Server) endSession(s *session) {
 	for id, ch := range s.channels {
 		switch ch.kind {
 		case kindRelay:
-			if peer, peerID := ch.relay.other(s); peer != nil {
+			if peer, peerID := ch.relay.other(s, id); peer != nil {
 				peer.destroy(peerID, stproto.ReasonSuccess)
 				delete(peer.channels, peerID)
 			}
