@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -51,6 +52,7 @@ type config struct {
 	redirectID    string
 	serverID      string
 	maxFrame      int
+	idle          time.Duration
 }
 
 // Option configures a Server.
@@ -95,6 +97,11 @@ func WithLogger(l hclog.Logger) Option { return func(c *config) { c.log = l } }
 // stproto.DefaultMaxFrameSize); a larger frame ends the connection.
 func WithMaxFrameBytes(n int) Option { return func(c *config) { c.maxFrame = n } }
 
+// WithIdleTimeout closes connections that send nothing, not even a
+// keepalive, for d (default 5 minutes; libpurple sends a keepalive every
+// 30 s).
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
+
 // NewServer starts a server on 127.0.0.1:0 (unless WithAddr/WithListener),
 // fails the test if it cannot, and closes it when the test ends.
 func NewServer(t testing.TB, opts ...Option) *Server {
@@ -128,6 +135,7 @@ func Start(opts ...Option) (*Server, error) {
 		maxFileBytes:  DefaultMaxFileBytes,
 		refusalReason: stproto.ReasonNotAuthorized,
 		serverID:      "parley-fake-sametime",
+		idle:          5 * time.Minute,
 	}
 	for _, o := range opts {
 		o(&c)

@@ -3,6 +3,7 @@ package sttest
 import (
 	"bytes"
 	"errors"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -573,4 +574,20 @@ func TestIMToSelf(t *testing.T) {
 	alice.expect("text on the incoming side", sendOf(in, stproto.IMMessageType))
 	alice.send(&stproto.Message{Channel: in, Body: &stproto.ChannelSend{Type: stproto.IMMessageType, Data: text}})
 	alice.expect("reply on the outgoing side", sendOf(4, stproto.IMMessageType))
+}
+
+func TestIdleConnectionClosed(t *testing.T) {
+	srv := NewServer(t, WithIdleTimeout(100*time.Millisecond))
+	c := loginAs(t, srv, "alice", "secret")
+	if _, err := c.read(waitTimeout); err == nil || isTimeout(err) {
+		t.Fatalf("idle connection not closed by the server: %v", err)
+	}
+	if srv.Online("alice") {
+		t.Fatal("alice still online after the idle timeout")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -161,6 +161,11 @@ func (s *session) readLoop() {
 	var keepalives uint64
 	for {
 		s.srv.waitStall()
+		s.srv.mu.Lock()
+		if s.state != stateRefused {
+			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.idle))
+		}
+		s.srv.mu.Unlock()
 		b, err := fr.ReadFrame()
 		if n := fr.Keepalives(); n > keepalives {
 			s.srv.stats.keepalives.Add(int64(n - keepalives))
