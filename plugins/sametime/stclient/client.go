@@ -59,7 +59,22 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stclient: dial: %w", err)
 	}
-	c := &Client{
+	c := newClient(cfg, dh)
+	lc, ack, err := c.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.conn, c.fr, c.self = lc.conn, lc.fr, ack.Login
+	c.log.Info("logged in", "server", lc.addr, "login_id", ack.Login.LoginID)
+	go c.readLoop()
+	go c.keepalive()
+	c.startServices()
+	return c, nil
+}
+
+// newClient returns a client in its pre-login state; cfg has its defaults.
+func newClient(cfg Config, dh *stproto.DHKey) *Client {
+	return &Client{
 		cfg:        cfg,
 		log:        cfg.Logger.Named("stclient").With("user", cfg.User),
 		dh:         dh,
@@ -78,16 +93,6 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		readerDone: make(chan struct{}),
 		keepDone:   make(chan struct{}),
 	}
-	lc, ack, err := c.login(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.conn, c.fr, c.self = lc.conn, lc.fr, ack.Login
-	c.log.Info("logged in", "server", lc.addr, "login_id", ack.Login.LoginID)
-	go c.readLoop()
-	go c.keepalive()
-	c.startServices()
-	return c, nil
 }
 
 // startServices opens the login-time service channels and announces the

@@ -226,7 +226,7 @@ type session struct {
 }
 
 // loginSession logs a client in as user and accepts its service channels.
-func loginSession(t *testing.T, srv *scriptServer, cfg stclient.Config) *session {
+func loginSession(t testing.TB, srv *scriptServer, cfg stclient.Config) *session {
 	t.Helper()
 	type result struct {
 		c   *stclient.Client
@@ -256,7 +256,7 @@ func loginSession(t *testing.T, srv *scriptServer, cfg stclient.Config) *session
 }
 
 // nextEvent returns the next event of type T, skipping other events.
-func nextEvent[T stclient.Event](t *testing.T, c *stclient.Client) T {
+func nextEvent[T stclient.Event](t testing.TB, c *stclient.Client) T {
 	t.Helper()
 	timeout := time.After(testTimeout)
 	for {

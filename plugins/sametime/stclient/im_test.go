@@ -30,7 +30,7 @@ func asyncErr(f func() error) <-chan error {
 	return errc
 }
 
-func mustNil(t *testing.T, errc <-chan error) {
+func mustNil(t testing.TB, errc <-chan error) {
 	t.Helper()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
