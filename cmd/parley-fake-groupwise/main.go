@@ -9,6 +9,7 @@
 //	-cert   SERVER_CERT  PEM chain (leaf first)    default: self-signed, generated
 //	-key    SERVER_KEY   PEM private key
 //	-users  SERVER_USERS accounts file (JSON)       default: alice, bob, carol / "secret"
+//	-echo   ids of users that are always online and echo every message back
 //
 // It logs to stderr and stops cleanly on SIGTERM or SIGINT.
 package main
@@ -22,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -32,15 +34,18 @@ import (
 const defaultAddr = "127.0.0.1:8300"
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "parley-fake-groupwise:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
 // settings are the resolved command-line and environment settings.
 type settings struct {
-	addr, cert, key, users, logLevel string
+	addr, cert, key, users, echo, logLevel string
 }
 
 var errUsage = errors.New("usage")
@@ -53,6 +58,7 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.StringVar(&s.cert, "cert", "", "TLS certificate chain, PEM (default $SERVER_CERT, else self-signed)")
 	fs.StringVar(&s.key, "key", "", "TLS private key, PEM (default $SERVER_KEY)")
 	fs.StringVar(&s.users, "users", "", "accounts file, JSON (default $SERVER_USERS, else demo users)")
+	fs.StringVar(&s.echo, "echo", "", "comma-separated user ids that are always online and echo every message back")
 	fs.StringVar(&s.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -92,17 +98,31 @@ func (s settings) options(log hclog.Logger) ([]gwtest.Option, error) {
 		}
 		opts = append(opts, gwtest.WithCertificate(cert))
 	}
+	users := gwtest.DemoUsers()
 	if s.users != "" {
-		users, err := gwtest.LoadUsersFile(s.users)
-		if err != nil {
+		var err error
+		if users, err = gwtest.LoadUsersFile(s.users); err != nil {
 			return nil, err
 		}
-		opts = append(opts, gwtest.WithUsers(users))
 	}
-	return opts, nil
+	if s.echo != "" {
+	next:
+		for _, id := range strings.Split(s.echo, ",") {
+			for i := range users {
+				if strings.EqualFold(users[i].ID, strings.TrimSpace(id)) {
+					users[i].Echo = true
+					continue next
+				}
+			}
+			return nil, fmt.Errorf("-echo: no user %q: %w", id, errUsage)
+		}
+	}
+	return append(opts, gwtest.WithUsers(users)), nil
 }
 
-func run(args []string, getenv func(string) string, stderr io.Writer) error {
+// run serves until ctx ends. ready, if set, gets the server once it
+// listens.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(*gwtest.Server)) error {
 	s, err := parseSettings(args, getenv, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -110,23 +130,24 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		}
 		return err
 	}
-	log := hclog.New(&hclog.LoggerOptions{
-		Name:   "parley-fake-groupwise",
-		Output: stderr,
-		Level:  hclog.LevelFromString(s.logLevel),
-	})
+	level := hclog.LevelFromString(s.logLevel)
+	if level == hclog.NoLevel {
+		return fmt.Errorf("log level %q: %w", s.logLevel, errUsage)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "parley-fake-groupwise", Output: stderr, Level: level})
 	opts, err := s.options(log)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	srv, err := gwtest.Start(opts...)
 	if err != nil {
 		return err
 	}
+	if ready != nil {
+		ready(srv)
+	}
 	<-ctx.Done()
-	log.Info("stopping", "signal", context.Cause(ctx))
+	log.Info("stopping", "cause", context.Cause(ctx))
 	srv.Close()
 	return nil
 }

@@ -51,7 +51,7 @@ type contact struct {
 func newDirectory(users []User) *directory {
 	d := &directory{accounts: map[string]*account{}, dns: map[string]*account{}, dotted: map[string]*account{}}
 	for _, u := range users {
-		a := &account{user: u, dn: u.DN, status: gwproto.StatusOffline, nextID: 1}
+		a := &account{user: u, dn: u.DN, status: gwproto.StatusAvailable, nextID: 1}
 		if a.dn == "" {
 			a.dn = DefaultDN(u.ID)
 		}
@@ -116,11 +116,18 @@ func (a *account) displayName() string {
 	return a.user.ID
 }
 
-func (a *account) online() bool { return a.session != nil }
+// online reports whether the user is logged in or is an echo peer.
+func (a *account) online() bool { return a.session != nil || a.user.Echo }
+
+// echoing reports whether the server answers for the user.
+func (a *account) echoing() bool { return a.session == nil && a.user.Echo }
 
 // presence is the status others see.
 func (a *account) presence() gwproto.Status {
-	if a.session == nil {
+	switch {
+	case a.echoing():
+		return gwproto.StatusAvailable
+	case a.session == nil:
 		return gwproto.StatusOffline
 	}
 	return a.status

@@ -36,7 +36,7 @@ func (srv *Server) handle(s *session, req *gwproto.Request) RequestInfo {
 	if s.acct != nil {
 		info.User = s.acct.user.ID
 	}
-	s.log.Debug("request", "user", info.User, "cmd", req.Command, "tid", req.TID, "code", code)
+	s.log.Debug("request", "cmd", req.Command, "tid", req.TID, "code", code)
 	return info
 }
 
@@ -126,7 +126,7 @@ func (srv *Server) login(s *session, req *gwproto.Request) uint32 {
 		s.log.Info("login refused: wrong password", "user", a.user.ID)
 		return s.fail(req, gwproto.CodePasswordInvalid)
 	}
-	wasOnline := a.online()
+	wasOnline := a.session != nil
 	if old := a.session; old != nil {
 		// the same user logged in elsewhere: tell the old session
 		srv.event(a, gwproto.Event{Type: gwproto.EventUserDisconnect, Source: a.dn})
@@ -359,6 +359,9 @@ func (srv *Server) sendMessage(s *session, req *gwproto.Request) uint32 {
 			continue
 		}
 		srv.event(p, gwproto.Event{Type: gwproto.EventReceiveMessage, Source: me.dn, GUID: c.guid, Text: body})
+		if p.echoing() {
+			srv.event(me, gwproto.Event{Type: gwproto.EventReceiveMessage, Source: p.dn, GUID: c.guid, Text: body})
+		}
 		if p.autoReply != "" && (p.status == gwproto.StatusBusy || p.status == gwproto.StatusAway || p.status == gwproto.StatusAwayIdle) {
 			srv.event(me, gwproto.Event{Type: gwproto.EventReceiveAutoReply, Source: p.dn, GUID: c.guid, Text: p.autoReply})
 		}

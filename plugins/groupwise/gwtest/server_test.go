@@ -717,3 +717,35 @@ func TestUnknownContactsIgnoredAndFolders(t *testing.T) {
 		t.Error("empty contact list sent")
 	}
 }
+
+func TestEchoUser(t *testing.T) {
+	users := gwtest.DemoUsers()
+	users[1].Echo = true // bob
+	srv := gwtest.NewServer(t, gwtest.WithUsers(users))
+	alice := dial(t, srv, "alice")
+	r := alice.login("alice", "secret")
+	list, _ := r.Fields.List(gwproto.TagFaContactList)
+	details, _ := list.Find(gwproto.TagFaContact).Children.List(gwproto.TagFaUserDetails)
+	if st, _ := details.String(gwproto.TagSzStatus); st != "2" || srv.Online("bob") {
+		t.Errorf("echo user bob: status %q, logged in %v; want available without a session", st, srv.Online("bob"))
+	}
+	r = alice.mustOK(gwproto.CmdCreateConf, conv(gwproto.BlankGUID), gwproto.NewDN(gwproto.TagSzDN, srv.DN("bob")))
+	guid, _ := r.Fields[0].Children.String(gwproto.TagSzObjectID)
+	body := gwproto.RTFWrap("ping?")
+	alice.mustOK(gwproto.CmdSendMessage, conv(guid),
+		gwproto.NewArray(gwproto.TagFaMessage, gwproto.NewString(gwproto.TagSzMessageBody, body)))
+	if ev := alice.event(gwproto.EventReceiveMessage); ev.Source != srv.DN("bob") || ev.GUID != guid || ev.Text != body {
+		t.Errorf("echo %+v", ev)
+	}
+	// a real login as bob ends the echo while it lasts
+	bob := loggedIn(t, srv, "bob")
+	alice.mustOK(gwproto.CmdSendMessage, conv(guid),
+		gwproto.NewArray(gwproto.TagFaMessage, gwproto.NewString(gwproto.TagSzMessageBody, body)),
+		gwproto.NewDN(gwproto.TagSzDN, srv.DN("bob")))
+	bob.event(gwproto.EventReceiveMessage)
+	for _, ev := range alice.drain() {
+		if ev.Type == gwproto.EventReceiveMessage {
+			t.Errorf("echo while bob is logged in: %+v", ev)
+		}
+	}
+}

@@ -25,6 +25,11 @@ type User struct {
 	Contacts []string `json:"contacts"`
 	// Folders are sub-folders of the root folder with their contacts.
 	Folders []Folder `json:"folders,omitempty"`
+	// Echo makes the user a scripted peer: online (available) without a
+	// connection, it answers every message it receives with the same
+	// message body. A real login as this user works as usual and ends
+	// the echoing for as long as that session lasts.
+	Echo bool `json:"echo,omitempty"`
 }
 
 // Folder is a contact-list folder below the root folder.
