@@ -119,7 +119,7 @@ func FuzzHandle(f *testing.F) {
 // connection runs over a pipe nobody reads.
 func fuzzSession(srv *Server) *session {
 	c1, _ := net.Pipe()
-	s := newSession(srv, tls.Server(c1, &tls.Config{}))
+	s := newSession(srv, c1, &tls.Config{})
 	srv.sessions[s] = struct{}{}
 	return s
 }

@@ -42,28 +42,24 @@ func (srv *Server) handle(s *session, req *gwproto.Request) RequestInfo {
 
 type handler func(srv *Server, s *session, req *gwproto.Request) uint32
 
-var handlers map[string]handler
-
-func init() {
-	handlers = map[string]handler{
-		gwproto.CmdSetStatus:     (*Server).setStatus,
-		gwproto.CmdGetStatus:     (*Server).getStatus,
-		gwproto.CmdGetDetails:    (*Server).getDetails,
-		gwproto.CmdCreateConf:    (*Server).createConf,
-		gwproto.CmdSendMessage:   (*Server).sendMessage,
-		gwproto.CmdSendTyping:    (*Server).sendTyping,
-		gwproto.CmdJoinConf:      (*Server).joinConf,
-		gwproto.CmdLeaveConf:     (*Server).leaveConf,
-		gwproto.CmdRejectConf:    (*Server).rejectConf,
-		gwproto.CmdSendInvite:    (*Server).sendInvite,
-		gwproto.CmdCreateFolder:  (*Server).createFolder,
-		gwproto.CmdCreateContact: (*Server).createContact,
-		gwproto.CmdDeleteContact: (*Server).deleteContact,
-		gwproto.CmdMoveContact:   (*Server).moveContact,
-		gwproto.CmdUpdateItem:    (*Server).updateItem,
-		gwproto.CmdPing:          (*Server).ok,
-		gwproto.CmdLogout:        (*Server).ok,
-	}
+var handlers = map[string]handler{
+	gwproto.CmdSetStatus:     (*Server).setStatus,
+	gwproto.CmdGetStatus:     (*Server).getStatus,
+	gwproto.CmdGetDetails:    (*Server).getDetails,
+	gwproto.CmdCreateConf:    (*Server).createConf,
+	gwproto.CmdSendMessage:   (*Server).sendMessage,
+	gwproto.CmdSendTyping:    (*Server).sendTyping,
+	gwproto.CmdJoinConf:      (*Server).joinConf,
+	gwproto.CmdLeaveConf:     (*Server).leaveConf,
+	gwproto.CmdRejectConf:    (*Server).rejectConf,
+	gwproto.CmdSendInvite:    (*Server).sendInvite,
+	gwproto.CmdCreateFolder:  (*Server).createFolder,
+	gwproto.CmdCreateContact: (*Server).createContact,
+	gwproto.CmdDeleteContact: (*Server).deleteContact,
+	gwproto.CmdMoveContact:   (*Server).moveContact,
+	gwproto.CmdUpdateItem:    (*Server).updateItem,
+	gwproto.CmdPing:          (*Server).ok,
+	gwproto.CmdLogout:        (*Server).ok,
 }
 
 // respond queues the response: lead (fields that must come first, such as

@@ -17,6 +17,9 @@ import (
 	"github.com/parleygw/parley/plugins/groupwise/gwproto"
 )
 
+// maxConns bounds the connections served at once.
+const maxConns = 1024
+
 // Server is a running fake GroupWise Messenger server.
 type Server struct {
 	log     hclog.Logger
@@ -205,7 +208,7 @@ func (srv *Server) Close() {
 		srv.stalled = nil
 	}
 	for s := range srv.sessions {
-		s.conn.Close()
+		s.abort()
 	}
 	srv.mu.Unlock()
 	srv.ln.Close()
@@ -229,7 +232,13 @@ func (srv *Server) acceptLoop() {
 			conn.Close()
 			return
 		}
-		s := newSession(srv, tls.Server(conn, srv.tlsConf))
+		if len(srv.sessions) >= maxConns {
+			srv.mu.Unlock()
+			srv.log.Warn("too many connections, refusing one", "remote", conn.RemoteAddr().String())
+			conn.Close()
+			continue
+		}
+		s := newSession(srv, conn, srv.tlsConf)
 		srv.sessions[s] = struct{}{}
 		srv.wg.Add(1)
 		srv.mu.Unlock()
@@ -296,7 +305,7 @@ func (srv *Server) KickUser(id string) bool {
 	if a == nil || a.session == nil {
 		return false
 	}
-	a.session.conn.Close()
+	a.session.abort()
 	return true
 }
 

@@ -25,6 +25,7 @@ const (
 type session struct {
 	srv       *Server
 	conn      *tls.Conn
+	raw       net.Conn // the connection under TLS
 	log       hclog.Logger
 	out       chan []byte
 	flush     chan struct{} // closed to make the writer send what is queued, then close
@@ -35,10 +36,12 @@ type session struct {
 	acct *account
 }
 
-func newSession(srv *Server, conn *tls.Conn) *session {
+func newSession(srv *Server, raw net.Conn, conf *tls.Config) *session {
+	conn := tls.Server(raw, conf)
 	return &session{
 		srv:   srv,
 		conn:  conn,
+		raw:   raw,
 		log:   srv.log.Named("conn").With("remote", conn.RemoteAddr().String()),
 		out:   make(chan []byte, outQueue),
 		flush: make(chan struct{}),
@@ -155,6 +158,10 @@ func (s *session) enqueue(b []byte) {
 	case s.out <- b:
 	default:
 		s.log.Warn("client too slow, disconnecting", "queued", len(s.out))
-		s.conn.Close()
+		s.abort()
 	}
 }
+
+// abort closes the connection at once, without a TLS close_notify that
+// could block on a client that does not read. Callers may hold srv.mu.
+func (s *session) abort() { s.raw.Close() }
