@@ -81,9 +81,17 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gwclient: dialing %s: %w", addr, err)
 	}
+	c := newClient(conn, cfg)
+	c.log.Debug("connected", "tls_version", tls.VersionName(conn.(*tls.Conn).ConnectionState().Version))
+	return c, nil
+}
+
+// newClient starts a client on an established connection; cfg must have
+// its defaults applied.
+func newClient(conn net.Conn, cfg Config) *Client {
 	c := &Client{
 		cfg:      cfg,
-		log:      cfg.Logger.Named("gwclient").With("server", addr),
+		log:      cfg.Logger.Named("gwclient").With("server", net.JoinHostPort(cfg.Server, strconv.Itoa(cfg.Port))),
 		conn:     conn,
 		pending:  make(map[string]chan *gwproto.Response),
 		users:    make(map[string]User),
@@ -94,12 +102,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		loggedIn: make(chan struct{}),
 		quit:     make(chan struct{}),
 	}
-	c.log.Debug("connected", "tls_version", tls.VersionName(conn.(*tls.Conn).ConnectionState().Version))
 	c.wg.Add(3)
 	go c.readLoop()
 	go c.dispatchLoop()
 	go c.keepalive()
-	return c, nil
+	return c
 }
 
 // Events returns the channel of server pushes, in arrival order. Events
