@@ -24,6 +24,7 @@ const ProtocolVersion = 1
 type Config struct {
 	Limits           frame.Limits
 	Heartbeat        time.Duration // devices ping at least this often
+	IdleTimeout      time.Duration // a silent link is closed after this (default 2.5 heartbeats)
 	HandshakeTimeout time.Duration // Hello and Login must arrive within it
 	MaxBatch         int           // messages per outgoing frame
 	MaxLoginAttempts int
@@ -35,6 +36,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 30 * time.Second
+	}
+	if c.IdleTimeout <= c.Heartbeat {
+		c.IdleTimeout = c.Heartbeat*2 + c.Heartbeat/2
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 15 * time.Second
@@ -234,7 +238,7 @@ func (l *link) serveSession(ctx context.Context) error {
 var errLoggedOut = errors.New("link: logged out")
 
 func (l *link) readLoop(ctx context.Context, replies chan<- *devicev1.Message) error {
-	idle := 2*l.srv.cfg.Heartbeat + l.srv.cfg.Heartbeat/2
+	idle := l.srv.cfg.IdleTimeout
 	for {
 		msgs, err := l.read(idle)
 		if err != nil {

@@ -177,6 +177,7 @@ func (b *Backend) OpenSession(_ context.Context, cred sdk.Credentials) (sdk.Snap
 	b.sessions[s.id] = s
 	b.online[u.ID] = s
 	b.broadcastPresenceLocked(s)
+	b.logger.Info("session opened", "login", u.ID, "session", s.id)
 	return b.snapshotLocked(s), nil
 }
 
