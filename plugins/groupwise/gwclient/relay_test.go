@@ -507,4 +507,3 @@ func TestRelayStalledServer(t *testing.T) {
 		t.Errorf("Err() = %v, want ErrTimeout", err)
 	}
 }
-
