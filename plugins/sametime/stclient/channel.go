@@ -255,12 +255,14 @@ func (c *Client) closeLocal(ch *channel, reason stproto.ReasonError) bool {
 	if ch.state == chanClosed {
 		return false
 	}
-	if ch.state == chanPending {
-		close(ch.ready)
-	}
+	pending := ch.state == chanPending
 	ch.state = chanClosed
 	ch.reason = reason
+	// gone before ready: whoever sees ready closed also sees gone.
 	close(ch.gone)
+	if pending {
+		close(ch.ready)
+	}
 	if c.channels[ch.id] == ch {
 		delete(c.channels, ch.id)
 	}

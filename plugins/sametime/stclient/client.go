@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,7 +24,8 @@ type Client struct {
 	dh   *stproto.DHKey // one key pair per session, as meanwhile does
 	self stproto.LoginInfo
 
-	wmu sync.Mutex // serialises writes and the outgoing CBC chains
+	wmu      sync.Mutex // serialises writes and the outgoing CBC chains
+	writeErr atomic.Pointer[error]
 
 	mu       sync.Mutex // guards everything below
 	channels map[uint32]*channel
@@ -136,31 +138,26 @@ func (c *Client) Err() error {
 // client's goroutines to finish. Closing an ended session returns nil.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
-		select {
-		case <-c.done:
-			return
-		default:
-		}
 		c.mu.Lock()
-		ids := make([]uint32, 0, len(c.channels))
+		var logoff []byte
 		for id, ch := range c.channels {
 			if ch.state != chanClosed {
-				ids = append(ids, id)
+				logoff = appendDestroy(logoff, id, stproto.ReasonSuccess)
 			}
 		}
 		c.mu.Unlock()
-		for _, id := range ids {
-			if c.writeDestroy(id, stproto.ReasonSuccess) != nil {
-				break
-			}
-		}
-		_ = c.writeDestroy(stproto.MasterChannel, stproto.ReasonSuccess)
-		c.log.Info("logged off")
-		c.fail(ErrClosed)
+		logoff = appendDestroy(logoff, stproto.MasterChannel, stproto.ReasonSuccess)
+		c.log.Info("logging off")
+		c.shutdown(ErrClosed, logoff)
 	})
 	<-c.readerDone
 	<-c.keepDone
 	return nil
+}
+
+func appendDestroy(dst []byte, id uint32, reason stproto.ReasonError) []byte {
+	b, _ := (&stproto.Message{Channel: id, Body: &stproto.ChannelDestroy{Reason: reason}}).MarshalFrame()
+	return append(dst, b...)
 }
 
 // fail ends the session with err (the first error wins) and closes the
@@ -169,6 +166,23 @@ func (c *Client) fail(err error) {
 	c.errOnce.Do(func() {
 		c.err = err
 		close(c.done)
+		_ = c.conn.Close()
+	})
+}
+
+// shutdown ends the session with err like fail, but first writes last
+// (best effort): the logoff of Close or the echo of the server's destroy.
+// Recording err before writing keeps a failing write from replacing it.
+func (c *Client) shutdown(err error, last []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.errOnce.Do(func() {
+		c.err = err
+		close(c.done)
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.cfg.IOTimeout))
+		if _, werr := c.conn.Write(last); werr != nil {
+			c.log.Debug("final write failed", "error", werr)
+		}
 		_ = c.conn.Close()
 	})
 }
@@ -195,13 +209,18 @@ func (c *Client) writeLocked(b []byte) error {
 		return c.err
 	default:
 	}
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.cfg.IOTimeout)); err != nil {
-		c.fail(connLost(err))
-		return c.err
+	if err := c.writeErr.Load(); err != nil {
+		return *err
 	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.cfg.IOTimeout))
 	if _, err := c.conn.Write(b); err != nil {
-		c.fail(connLost(err))
-		return c.err
+		// Do not end the session yet: the server may have sent why it
+		// closed (a CHANNEL_DESTROY of channel 0) just before. The reader
+		// drains what arrived and then ends the session.
+		err = connLost(err)
+		c.writeErr.Store(&err)
+		_ = c.conn.SetReadDeadline(time.Now().Add(writeFailureGrace))
+		return err
 	}
 	return nil
 }

@@ -25,8 +25,12 @@ const (
 	DefaultEventBuffer    = 256
 	DefaultEventTimeout   = 30 * time.Second
 	DefaultMaxMessageSize = 1 << 20
-	maxRedirects          = 3
-	protocolMaxFileSize   = math.MaxUint32
+)
+
+const (
+	maxRedirects        = 3              // LOGIN_REDIRECTs followed before forcing the login
+	protocolMaxFileSize = math.MaxUint32 // the offer's size field is a u32
+	writeFailureGrace   = time.Second    // how long the reader drains after a failed write
 )
 
 // Config describes one Sametime login. Host, User and Password are

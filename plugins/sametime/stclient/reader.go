@@ -14,9 +14,12 @@ func (c *Client) readLoop() {
 	for {
 		b, err := c.fr.ReadFrame()
 		if err != nil {
-			if errors.Is(err, stproto.ErrFrameTooLarge) {
+			switch werr := c.writeErr.Load(); {
+			case werr != nil:
+				c.fail(*werr)
+			case errors.Is(err, stproto.ErrFrameTooLarge):
 				c.fail(fmt.Errorf("%w: %w", ErrProtocol, err))
-			} else {
+			default:
 				c.fail(connLost(err))
 			}
 			return
@@ -82,6 +85,5 @@ func (c *Client) dispatch(m *stproto.Message) {
 // meanwhile, echo it and close (spec §3.6).
 func (c *Client) onSessionEnd(reason stproto.ReasonError) {
 	c.log.Info("session ended by server", "reason", uint32(reason))
-	_ = c.writeDestroy(stproto.MasterChannel, reason)
-	c.fail(sessionError("session", reason))
+	c.shutdown(sessionError("session", reason), appendDestroy(nil, stproto.MasterChannel, reason))
 }
