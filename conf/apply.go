@@ -93,7 +93,7 @@ func (d *decoder) root(cfg *Config, f *fileRoot) {
 		p := f.FilePolicy
 		d.boolean("file_policy.enabled", p.Enabled, &cfg.FilePolicy.Enabled)
 		integer(d, "file_policy.max_file_bytes", p.MaxFileBytes, &cfg.FilePolicy.MaxFileBytes, 0, 1<<50)
-		d.strings("file_policy.blocked_extensions", p.BlockedExtensions, &cfg.FilePolicy.BlockedExtensions, normExtension)
+		d.stringList("file_policy.blocked_extensions", p.BlockedExtensions, &cfg.FilePolicy.BlockedExtensions, normExtension)
 		cfg.FilePolicy.BlockedExtensions = tidyExtensions(cfg.FilePolicy.BlockedExtensions)
 		d.boolean("file_policy.optimize_allowed", p.OptimizeAllowed, &cfg.FilePolicy.OptimizeAllowed)
 	}

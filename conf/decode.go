@@ -139,9 +139,9 @@ func (d *decoder) duration(path string, e hcl.Expression, dst *time.Duration, lo
 	*dst = dur
 }
 
-// strings assigns a list-of-strings attribute, each element normalised by
+// stringList assigns a list-of-strings attribute, each element normalised by
 // norm.
-func (d *decoder) strings(path string, e hcl.Expression, dst *[]string, norm func(string) (string, error)) {
+func (d *decoder) stringList(path string, e hcl.Expression, dst *[]string, norm func(string) (string, error)) {
 	v, ok := d.value(path, e, cty.List(cty.String))
 	if !ok {
 		return

@@ -26,10 +26,9 @@ const sqliteBusyTimeout = 5 * time.Second
 
 // DB is the configuration database. It is safe for concurrent use.
 type DB struct {
-	sql    *sql.DB
-	driver string
-	now    func() time.Time
-	log    hclog.Logger
+	sql *sql.DB
+	now func() time.Time
+	log hclog.Logger
 }
 
 // Option configures Open.
@@ -52,7 +51,7 @@ func WithLogger(l hclog.Logger) Option {
 // timeout and foreign keys on. For DriverPostgres, dsn is a libpq
 // connection string or postgres:// URL.
 func Open(ctx context.Context, driver, dsn string, opts ...Option) (*DB, error) {
-	db := &DB{driver: driver, now: time.Now, log: hclog.NewNullLogger()}
+	db := &DB{now: time.Now, log: hclog.NewNullLogger()}
 	for _, opt := range opts {
 		opt(db)
 	}
@@ -109,9 +108,6 @@ func sqliteDSN(path string) string {
 func (db *DB) Close() error {
 	return db.sql.Close()
 }
-
-// Driver returns the driver the database was opened with.
-func (db *DB) Driver() string { return db.driver }
 
 // stamp returns the current time as stored: unix microseconds.
 func (db *DB) stamp() int64 { return db.now().UnixMicro() }
