@@ -99,21 +99,6 @@ func (c *Client) writeCreate(ch *channel, spec channelSpec) error {
 	}})
 }
 
-// openChannel creates an outgoing channel and waits until it is accepted.
-func (c *Client) openChannel(ctx context.Context, op string, spec channelSpec) (*channel, error) {
-	c.mu.Lock()
-	ch := c.newChannelLocked(spec)
-	c.mu.Unlock()
-	if err := c.writeCreate(ch, spec); err != nil {
-		return nil, fmt.Errorf("stclient: %s: %w", op, err)
-	}
-	if err := c.waitOpen(ctx, op, ch); err != nil {
-		c.abandon(ch)
-		return nil, err
-	}
-	return ch, nil
-}
-
 // waitOpen waits until ch is accepted; a destroy instead is a *ServerError.
 func (c *Client) waitOpen(ctx context.Context, op string, ch *channel) error {
 	return c.waitOpenFor(ctx, op, ch, c.cfg.RequestTimeout)

@@ -260,11 +260,7 @@ func (c *Client) keepalive() {
 	}
 }
 
-// await waits for ready, bounded by ctx, the session and RequestTimeout.
-func (c *Client) await(ctx context.Context, op string, ready <-chan struct{}) error {
-	return c.awaitFor(ctx, op, ready, c.cfg.RequestTimeout)
-}
-
+// awaitFor waits for ready, bounded by ctx, the session and limit.
 func (c *Client) awaitFor(ctx context.Context, op string, ready <-chan struct{}, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()

@@ -402,3 +402,37 @@ func TestIMRejectsUnknownClientType(t *testing.T) {
 		t.Errorf("destroy ch %#x reason %v", id, d.Reason)
 	}
 }
+
+func TestIMWithoutEncryption(t *testing.T) {
+	srv := newScriptServer(t)
+	cfg := srv.config("alice", "pw")
+	cfg.DisableEncryption = true
+	s := loginSession(t, srv, cfg)
+	ctx := context.Background()
+
+	// Nothing is offered, so an accept naming a cipher is refused.
+	errc := asyncErr(func() error { return s.c.SendText(ctx, "bob", "hi") })
+	create := s.sc.nextCreate(stproto.ServiceIM)
+	if create.Encrypt.Mode != stproto.PolicyNone || len(create.Encrypt.Items) != 0 {
+		t.Fatalf("offer %+v with encryption disabled", create.Encrypt)
+	}
+	key, _ := stproto.GenerateDHKey(rand.Reader)
+	acceptIM(t, s.sc, create, loginInfo("bob", "bob-login-0002"), stproto.EncryptAnswer{
+		Mode: stproto.PolicyRC2_128, Item: &stproto.EncryptItem{Cipher: stproto.CipherRC2_128, Info: key.Public()},
+	})
+	if id, d := s.sc.nextDestroy(); id != create.ID || d.Reason != stproto.ReasonRequestInvalid {
+		t.Errorf("destroy ch %d reason %v", id, d.Reason)
+	}
+	errorIs(t, <-errc, stclient.ErrChannelClosed)
+
+	// Incoming offers are accepted in clear.
+	carol := loginInfo("carol", "carol-login-03")
+	addtl, _ := stproto.IMCreateAddtl{ClientType: stproto.IMClientPlain}.Marshal()
+	s.sc.send(&stproto.Message{Body: &stproto.ChannelCreate{
+		ID: 0x80000001, Service: stproto.ServiceIM, ProtoType: 0x1000, ProtoVer: 3,
+		Addtl: addtl, Creator: &carol, Encrypt: stproto.OfferAll(key),
+	}})
+	if acc := s.sc.next(stproto.TypeChannelAccept).Body.(*stproto.ChannelAccept); acc.Encrypt.Encrypted() {
+		t.Errorf("accepted with %+v", acc.Encrypt)
+	}
+}

@@ -42,27 +42,23 @@ func (c *Client) login(ctx context.Context) (*loginConn, *stproto.LoginAck, erro
 			return nil, nil, err
 		}
 		if res.ack != nil {
-			return lc.detach(), res.ack, nil
+			return lc.detach(ctx, res.ack)
 		}
 		to := res.redirect.Host
 		c.log.Info("login redirected", "host", to, "server_id", res.redirect.ServerID)
-		if c.cfg.ForceLogin || to == "" || to == lc.host || hops >= maxRedirects {
-			ack, err := c.forceLogin(ctx, lc)
-			if err != nil {
-				lc.close()
-				return nil, nil, err
+		var next *loginConn
+		if !c.cfg.ForceLogin && to != "" && to != lc.host && hops < maxRedirects {
+			if next, err = c.dialHost(ctx, to); err != nil {
+				c.log.Warn("redirect target unreachable, forcing login", "host", to, "error", err)
 			}
-			return lc.detach(), ack, nil
 		}
-		next, err := c.dialHost(ctx, to)
-		if err != nil {
-			c.log.Warn("redirect target unreachable, forcing login", "host", to, "error", err)
+		if next == nil {
 			ack, err := c.forceLogin(ctx, lc)
 			if err != nil {
 				lc.close()
 				return nil, nil, err
 			}
-			return lc.detach(), ack, nil
+			return lc.detach(ctx, ack)
 		}
 		_ = lc.write(&stproto.Message{Body: &stproto.ChannelDestroy{Reason: stproto.ReasonSuccess}})
 		lc.close()
@@ -99,11 +95,15 @@ func (lc *loginConn) close() {
 }
 
 // detach ends the login phase: the context no longer governs the
-// connection and its deadlines are cleared.
-func (lc *loginConn) detach() *loginConn {
-	lc.stop()
+// connection and its deadlines are cleared. If the context ended in the
+// meantime, the login counts as failed.
+func (lc *loginConn) detach(ctx context.Context, ack *stproto.LoginAck) (*loginConn, *stproto.LoginAck, error) {
+	if !lc.stop() {
+		_ = lc.conn.Close()
+		return nil, nil, fmt.Errorf("stclient: login: %w", loginErr(ctx, ctx.Err()))
+	}
 	_ = lc.conn.SetDeadline(time.Time{})
-	return lc
+	return lc, ack, nil
 }
 
 func (lc *loginConn) write(m *stproto.Message) error {

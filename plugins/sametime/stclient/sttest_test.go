@@ -177,6 +177,23 @@ func TestFakePresence(t *testing.T) {
 	if ev.Message != "zum Mittagessen 🍝" || ev.Name != "Bob Example" {
 		t.Errorf("away event %+v", ev)
 	}
+	// Attributes published by alice reach bob, who watches her.
+	if err := bob.Watch(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, bob, func(ev stclient.AttributeEvent) bool { return ev.User == "alice" && ev.Key == stproto.AttrFileTransfer && ev.Set })
+	if err := alice.ClearAttribute(ctx, stproto.AttrFileTransfer); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, bob, func(ev stclient.AttributeEvent) bool { return ev.Key == stproto.AttrFileTransfer && !ev.Set })
+	if bob.SupportsFileTransfer("alice") {
+		t.Error("withdrawn attribute still counted")
+	}
+	if err := alice.SetAttribute(ctx, stproto.AttrVideoCamera, stproto.AttrTrue); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, bob, func(ev stclient.AttributeEvent) bool { return ev.Key == stproto.AttrVideoCamera && ev.Bool() })
+
 	if err := bob.Close(); err != nil {
 		t.Fatal(err)
 	}
