@@ -181,7 +181,9 @@ func TestFakePresence(t *testing.T) {
 	if err := bob.Watch(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, bob, func(ev stclient.AttributeEvent) bool { return ev.User == "alice" && ev.Key == stproto.AttrFileTransfer && ev.Set })
+	waitFor(t, bob, func(ev stclient.AttributeEvent) bool {
+		return ev.User == "alice" && ev.Key == stproto.AttrFileTransfer && ev.Set
+	})
 	if err := alice.ClearAttribute(ctx, stproto.AttrFileTransfer); err != nil {
 		t.Fatal(err)
 	}
