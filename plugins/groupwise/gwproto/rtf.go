@@ -72,9 +72,8 @@ func RTFWrap(text string) string {
 			}
 			cp = cp<<6 | uint32(cont&0x3F)
 		}
-		b.WriteString("\\u")
-		b.WriteString(strconv.FormatUint(uint64(cp), 10))
-		b.WriteByte('?')
+		var num [24]byte
+		b.Write(append(strconv.AppendUint(append(num[:0], '\\', 'u'), uint64(cp), 10), '?'))
 		i += n
 	}
 	b.WriteString(rtfSuffix)
@@ -355,6 +354,19 @@ func (st *rtfState) flush() {
 		st.highSurr = 0
 	}
 	if len(st.pending) == 0 {
+		return
+	}
+	ascii := true
+	for _, c := range st.pending {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// every supported code page maps ASCII to itself
+		st.out = append(st.out, st.pending...)
+		st.pending = st.pending[:0]
 		return
 	}
 	font := st.stack[len(st.stack)-1].font
