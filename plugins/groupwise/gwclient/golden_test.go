@@ -37,7 +37,7 @@ const (
 
 // withTID returns a copy of a binary response vector whose one-digit
 // transaction id is replaced by tid (also one digit).
-func withTID(t *testing.T, vector []byte, tid byte) []byte {
+func withTID(t testing.TB, vector []byte, tid byte) []byte {
 	t.Helper()
 	marker := []byte("NM_A_SZ_TRANSACTION_ID\x00\x02\x00\x00\x00")
 	i := bytes.Index(vector, marker)
