@@ -292,8 +292,13 @@ func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{})
 			}
 			events, gap := l.device.Next(max - len(batch))
 			if gap != nil {
+				// Events were lost to overflow: say so, then resynchronise
+				// the device with a fresh snapshot before what follows.
 				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: &devicev1.Event{
 					TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Gap{Gap: gap}}}})
+				if snap := l.srv.router.SnapshotEvent(context.Background(), l.device.Session()); snap != nil {
+					batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: snap}})
+				}
 			}
 			for _, e := range events {
 				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: e}})

@@ -60,6 +60,11 @@ type gateway struct {
 
 func startGateway(t *testing.T, users ...string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, session.Config{MaxSessions: 100}, users...)
+}
+
+func startGatewayWith(t *testing.T, scfg session.Config, users ...string) *gateway {
+	t.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: io.Discard})
 	// Closing the client shuts the in-memory server down (go-plugin's
 	// controller Shutdown); stopping it again here would race inside go-plugin.
@@ -84,7 +89,7 @@ func startGateway(t *testing.T, users ...string) *gateway {
 		dir[u] = true
 	}
 	var r *router.Router
-	sessions := session.NewManager(session.Config{MaxSessions: 100}, func(s *session.Session, reason string) { r.CloseBackendSession(s, reason) }, nil)
+	sessions := session.NewManager(scfg, func(s *session.Session, reason string) { r.CloseBackendSession(s, reason) }, nil)
 	r = router.New(router.Options{Directory: dir, Backends: be, Sessions: sessions, Logger: logger})
 	stream, err := c.Subscribe(ctx)
 	if err != nil {
@@ -353,5 +358,61 @@ func TestHostileFramesGetProtocolErrorAndCloseWhileOthersWork(t *testing.T) {
 			}
 			waitMessage(t, bob, "alice", text)
 		})
+	}
+}
+
+func TestOverflowWhileDetachedGivesGapAndSnapshotOnResume(t *testing.T) {
+	g := startGatewayWith(t, session.Config{MaxSessions: 100, MaxEvents: 4}, "alice", "bob")
+	bob := g.login(t, "bob")
+	aliceConn := g.dial(t, "alice-phone")
+	opened, err := aliceConn.Login(context.Background(), "alice", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceConn.Close()
+	const sent = 10
+	for i := range sent {
+		if _, err := bob.SendMessage(context.Background(), "alice", "", fmt.Sprintf("m%d", i), fmt.Sprintf("id%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := g.sessions.Get(opened.SessionId)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.LastSeq() < opened.LastSeq+sent {
+		if time.Now().After(deadline) {
+			t.Fatalf("session log reached seq %d, want %d", s.LastSeq(), opened.LastSeq+sent)
+		}
+		runtimeGosched()
+	}
+	back := g.dial(t, "alice-phone")
+	if _, err := back.Resume(context.Background(), opened.SessionId, opened.ResumeToken, opened.LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	var sawGap, sawSnapshot bool
+	var texts []string
+	timeout := time.After(10 * time.Second)
+	for len(texts) < 4 {
+		select {
+		case e := <-back.Events():
+			switch {
+			case e.GetGap() != nil:
+				sawGap = true
+			case e.GetSnapshot() != nil:
+				if !sawGap {
+					t.Fatal("snapshot before the gap marker")
+				}
+				sawSnapshot = true
+			case e.GetMessage() != nil:
+				texts = append(texts, e.GetMessage().Text)
+			}
+		case <-timeout:
+			t.Fatalf("after resume: gap %v, snapshot %v, messages %v", sawGap, sawSnapshot, texts)
+		}
+	}
+	if !sawGap || !sawSnapshot {
+		t.Fatalf("gap marker %v, snapshot %v: a lossy resume must say so", sawGap, sawSnapshot)
+	}
+	if fmt.Sprint(texts) != "[m6 m7 m8 m9]" {
+		t.Fatalf("kept messages %v, want the newest four", texts)
 	}
 }

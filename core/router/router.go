@@ -118,6 +118,19 @@ func (r *Router) snapshot(ctx context.Context, s *session.Session) (sdk.Snapshot
 	return client.Snapshot(ctx, s.ID)
 }
 
+// SnapshotEvent fetches the session's contact list and presence as an
+// event, for a device that just learned of a gap in its events. It returns
+// nil if the backend cannot answer; the device can still ask with
+// GetContacts.
+func (r *Router) SnapshotEvent(ctx context.Context, s *session.Session) *devicev1.Event {
+	snap, err := r.snapshot(ctx, s)
+	if err != nil {
+		r.logger.Warn("snapshot after a gap", "session", s.ID, "error", err)
+		return nil
+	}
+	return &devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Snapshot{Snapshot: snapshotToDevice(snap)}}
+}
+
 // Logout removes the device; the backend session ends with the last one.
 func (r *Router) Logout(d *session.Device) {
 	r.sessions.Logout(d)
