@@ -54,7 +54,9 @@ func newTestManager(cfg Config) (*Manager, *clock, *closed) {
 	return NewManager(cfg, cl.record, nil), clk, cl
 }
 
-func openOK(context.Context, *Session) (sdk.Capabilities, error) { return sdk.Capabilities{Presence: true}, nil }
+func openOK(context.Context, *Session) (sdk.Capabilities, error) {
+	return sdk.Capabilities{Presence: true}, nil
+}
 
 func login(t *testing.T, m *Manager, user, device string) (*Device, []byte) {
 	t.Helper()
