@@ -591,3 +591,13 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+func TestOversizedFrameEndsConnection(t *testing.T) {
+	srv := NewServer(t, WithMaxFrameBytes(256))
+	c := loginAs(t, srv, "alice", "secret")
+	big := &stproto.Message{Body: &stproto.Admin{Text: strings.Repeat("x", 300)}}
+	c.send(big)
+	if _, err := c.read(waitTimeout); err == nil || isTimeout(err) {
+		t.Fatalf("connection survived a frame above the limit: %v", err)
+	}
+}
