@@ -12,7 +12,17 @@ import (
 // conference is the client's view of a conversation: its GUID and the other
 // participants (never the user's own DN), as libpurple keeps it.
 type conference struct {
+	guid         string
 	participants []string
+}
+
+// confKey is the map key of a conference: libpurple compares GUIDs on
+// their first 27 characters only, case-insensitively (spec §3).
+func confKey(guid string) string {
+	if len(guid) > gwproto.GUIDCompareLen {
+		guid = guid[:gwproto.GUIDCompareLen]
+	}
+	return strings.ToUpper(guid)
 }
 
 func conversationField(guid string, extra ...gwproto.Field) gwproto.Field {
@@ -42,11 +52,11 @@ func (c *Client) CreateConference(ctx context.Context, participants ...string) (
 		return "", fmt.Errorf("gwclient: %s: no conference id: %w", gwproto.CmdCreateConf, ErrBadResponse)
 	}
 	c.mu.Lock()
-	conf := &conference{}
+	conf := &conference{guid: guid}
 	for _, dn := range participants {
 		conf.add(dn, c.self.DN)
 	}
-	c.confs[guid] = conf
+	c.confs[confKey(guid)] = conf
 	c.mu.Unlock()
 	return guid, nil
 }
@@ -56,10 +66,10 @@ func (c *Client) CreateConference(ctx context.Context, participants ...string) (
 // none, a new one created on the server.
 func (c *Client) OpenIM(ctx context.Context, dn string) (string, error) {
 	c.mu.Lock()
-	for guid, conf := range c.confs {
+	for _, conf := range c.confs {
 		if len(conf.participants) == 1 && sameDN(conf.participants[0], dn) {
 			c.mu.Unlock()
-			return guid, nil
+			return conf.guid, nil
 		}
 	}
 	c.mu.Unlock()
@@ -71,7 +81,7 @@ func (c *Client) OpenIM(ctx context.Context, dn string) (string, error) {
 func (c *Client) Participants(guid string) ([]string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	conf, ok := c.confs[guid]
+	conf, ok := c.confs[confKey(guid)]
 	if !ok {
 		return nil, false
 	}
@@ -86,7 +96,7 @@ func (c *Client) SendMessage(ctx context.Context, guid, text string) error {
 		return fmt.Errorf("gwclient: %s: %d bytes: %w", gwproto.CmdSendMessage, len(text), ErrMessageTooLong)
 	}
 	c.mu.Lock()
-	conf, ok := c.confs[guid]
+	conf, ok := c.confs[confKey(guid)]
 	var to []string
 	if ok {
 		to = slices.Clone(conf.participants)
@@ -134,7 +144,7 @@ func (c *Client) JoinConference(ctx context.Context, guid string) ([]string, err
 		return nil, err
 	}
 	c.mu.Lock()
-	conf := &conference{}
+	conf := &conference{guid: guid}
 	if list, ok := resp.Fields.List(gwproto.TagFaContactList); ok {
 		for _, f := range list.FindAll(gwproto.TagSzDN) {
 			if f.Type.IsString() {
@@ -142,7 +152,7 @@ func (c *Client) JoinConference(ctx context.Context, guid string) ([]string, err
 			}
 		}
 	}
-	c.confs[guid] = conf
+	c.confs[confKey(guid)] = conf
 	who := slices.Clone(conf.participants)
 	c.mu.Unlock()
 	for _, dn := range who {
@@ -183,7 +193,7 @@ func (c *Client) Invite(ctx context.Context, guid, dn, message string) error {
 func (c *Client) knowsConference(guid string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.confs[guid]
+	_, ok := c.confs[confKey(guid)]
 	return ok
 }
 
@@ -205,13 +215,13 @@ func (conf *conference) add(dn, self string) {
 func (c *Client) addParticipant(guid, dn string, create bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	conf, ok := c.confs[guid]
+	conf, ok := c.confs[confKey(guid)]
 	if !ok {
 		if !create {
 			return
 		}
-		conf = &conference{}
-		c.confs[guid] = conf
+		conf = &conference{guid: guid}
+		c.confs[confKey(guid)] = conf
 	}
 	conf.add(dn, c.self.DN)
 }
@@ -221,7 +231,7 @@ func (c *Client) addParticipant(guid, dn string, create bool) {
 func (c *Client) removeParticipant(guid, dn string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	conf, ok := c.confs[guid]
+	conf, ok := c.confs[confKey(guid)]
 	if !ok {
 		return
 	}
@@ -229,20 +239,20 @@ func (c *Client) removeParticipant(guid, dn string) {
 		return strings.EqualFold(p, dn)
 	})
 	if len(conf.participants) == 0 {
-		delete(c.confs, guid)
+		delete(c.confs, confKey(guid))
 	}
 }
 
 func (c *Client) ensureConference(guid string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.confs[guid]; !ok {
-		c.confs[guid] = &conference{}
+	if _, ok := c.confs[confKey(guid)]; !ok {
+		c.confs[confKey(guid)] = &conference{guid: guid}
 	}
 }
 
 func (c *Client) dropConference(guid string) {
 	c.mu.Lock()
-	delete(c.confs, guid)
+	delete(c.confs, confKey(guid))
 	c.mu.Unlock()
 }
