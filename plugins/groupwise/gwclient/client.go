@@ -161,13 +161,14 @@ func (c *Client) fail(err error) {
 	})
 }
 
-// call sends one request and waits for its response. A non-zero result
-// code is returned as a *ServerError. Errors carry the command as context.
+// call sends one request of a logged-in session and waits for its response.
+// A non-zero result code is returned as a *ServerError. Errors carry the
+// command as context.
 func (c *Client) call(ctx context.Context, cmd string, fields gwproto.Fields) (*gwproto.Response, error) {
 	c.mu.Lock()
 	state := c.login
 	c.mu.Unlock()
-	if state != loginDone && cmd != gwproto.CmdLogin {
+	if state != loginDone {
 		return nil, fmt.Errorf("gwclient: %s: %w", cmd, ErrNotLoggedIn)
 	}
 	return c.roundTrip(ctx, &gwproto.Request{Command: cmd, Fields: fields})
@@ -179,6 +180,9 @@ func (c *Client) roundTrip(ctx context.Context, req *gwproto.Request) (*gwproto.
 	case <-c.done:
 		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("gwclient: %s: %w", cmd, err)
 	}
 	timer := time.NewTimer(c.cfg.RequestTimeout)
 	defer timer.Stop()
