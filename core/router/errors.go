@@ -53,6 +53,8 @@ func DeviceError(err error) *devicev1.Error {
 		out.Code = devicev1.ErrorCode_INVALID_ARGUMENT
 	case errors.Is(err, session.ErrServerBusy):
 		out.Code = devicev1.ErrorCode_SERVER_BUSY
+	case errors.Is(err, session.ErrReloginRequired):
+		out.Code = devicev1.ErrorCode_RELOGIN_REQUIRED
 	case errors.Is(err, session.ErrResumeExpired):
 		out.Code = devicev1.ErrorCode_RESUME_EXPIRED
 	case errors.Is(err, context.DeadlineExceeded):

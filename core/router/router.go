@@ -262,18 +262,49 @@ func (r *Router) resync(s *session.Session, dropped uint64) {
 	s.Deliver(&devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Snapshot{Snapshot: snapshotToDevice(snap)}})
 }
 
-// BackendDown tells every session of a backend whose plugin went away.
-// Sessions stay in the cache: devices can log in again once it is back.
+// BackendDown handles a backend whose plugin went away (crashed, failed
+// its health checks, or came back as a new process without the old one's
+// sessions). Sessions with a cached password are kept and re-opened by
+// ReopenSessions once the plugin is up; the others end, and their devices
+// are told to log in again.
 func (r *Router) BackendDown(backend string, cause error) {
-	for _, s := range r.sessions.Sessions() {
-		if s.Backend != backend {
-			continue
-		}
+	for _, s := range r.sessions.MarkReopen(backend) {
 		s.Deliver(&devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_SessionEnded{SessionEnded: &devicev1.SessionEnded{
 			Reason: devicev1.ErrorCode_RELOGIN_REQUIRED, Message: fmt.Sprintf("backend %s restarted: log in again", backend)}}})
 		r.sessions.End(s, "plugin restarted")
 	}
 	if cause != nil && !errors.Is(cause, context.Canceled) {
 		r.logger.Warn("backend down", "backend", backend, "error", cause)
+	}
+}
+
+// ReopenSessions opens the backend sessions of a backend that is up again
+// (after a plugin restart or a gateway restart) with their cached
+// passwords, silently: devices stay attached and get a fresh snapshot
+// event, since presence may have changed meanwhile.
+func (r *Router) ReopenSessions(ctx context.Context, backend string) {
+	client, _, err := r.backends.Backend(backend)
+	if err != nil {
+		return
+	}
+	for _, s := range r.sessions.NeedsReopen(backend) {
+		password, err := r.sessions.Password(s)
+		if err == nil {
+			var snap sdk.Snapshot
+			snap, err = client.OpenSession(ctx, sdk.Credentials{SessionID: s.ID, Login: s.Login, Password: password, Server: r.servers[backend]})
+			if err == nil {
+				s.Reopened()
+				s.Deliver(&devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Snapshot{Snapshot: snapshotToDevice(snap)}})
+				r.logger.Info("session re-opened", "user", s.User, "backend", backend, "session", s.ID)
+				continue
+			}
+		}
+		if errors.Is(err, &sdk.Error{Reason: sdk.ReasonUnauthenticated}) || errors.Is(err, session.ErrReloginRequired) {
+			s.Deliver(&devicev1.Event{TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_SessionEnded{SessionEnded: &devicev1.SessionEnded{
+				Reason: devicev1.ErrorCode_RELOGIN_REQUIRED, Message: "the IM server refused the cached credentials: log in again"}}})
+			r.sessions.End(s, "re-open refused")
+			continue
+		}
+		r.logger.Warn("re-opening session", "user", s.User, "session", s.ID, "error", err)
 	}
 }

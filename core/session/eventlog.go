@@ -50,6 +50,18 @@ func (l *eventLog) append(e *devicev1.Event) (dropped int) {
 	return dropped
 }
 
+// restore puts back an event saved at shutdown, seq included. Saved
+// events are the contiguous tail of the log, restored in order.
+func (l *eventLog) restore(e *devicev1.Event) {
+	if n := len(l.entries); n > 0 && l.entries[n-1].event.Seq+1 != e.Seq {
+		return // not contiguous: keep the log's invariant, drop the stray
+	}
+	size := proto.Size(e)
+	l.entries = append(l.entries, logEntry{event: e, size: size})
+	l.bytes += size
+	l.lastSeq = max(l.lastSeq, e.Seq)
+}
+
 // after returns up to max events with seq > cursor. gap is true when events
 // after cursor were dropped.
 func (l *eventLog) after(cursor uint64, max int) (events []*devicev1.Event, gap bool) {

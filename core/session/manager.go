@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/parleygw/parley/plugins/sdk"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -28,6 +29,14 @@ type Config struct {
 	MaxBytes     int           // per-session event log bound (bytes)
 	DedupeWindow int           // client message ids remembered per session
 	Now          func() time.Time
+	// Store persists sessions so devices can resume after a restart; nil
+	// keeps them in memory only.
+	Store Store
+	// Sealer, when set, caches each session's IM password sealed, so its
+	// backend session can be re-opened silently after a plugin crash or a
+	// gateway restart (the admin's cache_credentials).
+	Sealer *Sealer
+	Logger hclog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -49,6 +58,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
 	return c
 }
 
@@ -65,9 +77,10 @@ type Manager struct {
 	onClose CloseFunc
 	metrics metrics
 
-	mu     sync.Mutex
-	byID   map[string]*Session
-	byUser map[string]*Session
+	mu      sync.Mutex
+	byID    map[string]*Session
+	byUser  map[string]*Session
+	relogin map[string]time.Time // restored sessions without credentials → until
 }
 
 type metrics struct {
@@ -79,7 +92,8 @@ type metrics struct {
 
 // NewManager returns an empty cache. reg may be nil.
 func NewManager(cfg Config, onClose CloseFunc, reg prometheus.Registerer) *Manager {
-	m := &Manager{cfg: cfg.withDefaults(), onClose: onClose, byID: map[string]*Session{}, byUser: map[string]*Session{}}
+	m := &Manager{cfg: cfg.withDefaults(), onClose: onClose, byID: map[string]*Session{}, byUser: map[string]*Session{},
+		relogin: map[string]time.Time{}}
 	m.metrics = metrics{
 		sessions: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_sessions", Help: "Backend sessions in the cache."},
 			func() float64 { return float64(m.Len()) }),
@@ -133,6 +147,7 @@ func (m *Manager) Login(ctx context.Context, user, backend, login, password, dev
 			return nil, nil, false, ErrUnauthenticated
 		}
 		d, token := m.attach(s, deviceID)
+		m.persist(s, false)
 		return d, token, false, nil
 	}
 	if len(m.byID) >= m.cfg.MaxSessions && !m.reclaimLocked() {
@@ -140,9 +155,7 @@ func (m *Manager) Login(ctx context.Context, user, backend, login, password, dev
 		m.metrics.refused.Inc()
 		return nil, nil, false, ErrServerBusy
 	}
-	s := &Session{ID: newID(), User: user, Backend: backend, Login: login, mgr: m, ready: make(chan struct{}),
-		log: newEventLog(m.cfg.MaxEvents, m.cfg.MaxBytes), devices: map[string]*Device{}, dedupe: map[string]string{},
-		lastUsed: m.cfg.Now()}
+	s := m.newSession(newID(), user, backend, login)
 	m.byID[s.ID] = s
 	m.byUser[user] = s
 	m.mu.Unlock()
@@ -159,9 +172,20 @@ func (m *Manager) Login(ctx context.Context, user, backend, login, password, dev
 	}
 	s.Caps = caps
 	s.verifier = newVerifier(password)
+	if m.cfg.Sealer != nil {
+		s.sealed = m.cfg.Sealer.Seal(s.ID, password)
+	}
 	close(s.ready)
 	d, token := m.attach(s, deviceID)
+	m.persist(s, false)
 	return d, token, true, nil
+}
+
+func (m *Manager) newSession(id, user, backend, login string) *Session {
+	now := m.cfg.Now()
+	return &Session{ID: id, User: user, Backend: backend, Login: login, mgr: m, ready: make(chan struct{}),
+		log: newEventLog(m.cfg.MaxEvents, m.cfg.MaxBytes), devices: map[string]*Device{}, dedupe: map[string]string{},
+		lastUsed: now, createdAt: now}
 }
 
 // reclaimLocked ends the session whose devices have all been detached the
@@ -179,7 +203,10 @@ func (m *Manager) reclaimLocked() bool {
 	}
 	m.removeLocked(victim)
 	m.metrics.reclaimed.Inc()
-	go m.onClose(victim, "reclaimed")
+	go func() {
+		m.forget(victim)
+		m.onClose(victim, "reclaimed")
+	}()
 	return true
 }
 
@@ -244,8 +271,12 @@ func (m *Manager) attach(s *Session, deviceID string) (*Device, []byte) {
 func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceID string) (*Device, []byte, error) {
 	m.mu.Lock()
 	s, ok := m.byID[sessionID]
+	until, relogin := m.relogin[sessionID]
 	m.mu.Unlock()
 	if !ok {
+		if relogin && m.cfg.Now().Before(until) {
+			return nil, nil, ErrReloginRequired
+		}
 		return nil, nil, ErrResumeExpired
 	}
 	s.mu.Lock()
@@ -268,6 +299,7 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 	}
 	s.mu.Unlock()
 	d, newToken := m.attach(s, found.ID)
+	m.persist(s, false) // the old token is spent, also after a restart
 	return d, newToken, nil
 }
 
@@ -278,6 +310,7 @@ func (m *Manager) Detach(d *Device) {
 	d.attached = false
 	d.detachedAt = m.cfg.Now()
 	s.mu.Unlock()
+	m.persist(s, false)
 }
 
 // Logout removes the device. The session ends with its last device.
@@ -289,7 +322,9 @@ func (m *Manager) Logout(d *Device) {
 	s.mu.Unlock()
 	if last {
 		m.End(s, "logout")
+		return
 	}
+	m.persist(s, false)
 }
 
 // End removes the session and logs it out of its backend.
@@ -301,6 +336,7 @@ func (m *Manager) End(s *Session, reason string) {
 	}
 	m.removeLocked(s)
 	m.mu.Unlock()
+	m.forget(s)
 	m.onClose(s, reason)
 }
 
@@ -327,6 +363,13 @@ func (m *Manager) Sessions() []*Session {
 // without devices, and sessions idle for longer than inactivity (0: never).
 func (m *Manager) Sweep(inactivity time.Duration) {
 	now := m.cfg.Now()
+	m.mu.Lock()
+	for id, until := range m.relogin {
+		if now.After(until) {
+			delete(m.relogin, id)
+		}
+	}
+	m.mu.Unlock()
 	for _, s := range m.Sessions() {
 		s.mu.Lock()
 		for id, d := range s.devices {

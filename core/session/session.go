@@ -18,18 +18,22 @@ type Session struct {
 	Login   string // the backend login name
 	Caps    sdk.Capabilities
 
-	mgr      *Manager
-	ready    chan struct{} // closed when the backend session is open (or failed)
-	openErr  error
-	verifier passwordVerifier
+	mgr       *Manager
+	ready     chan struct{} // closed when the backend session is open (or failed)
+	openErr   error
+	verifier  passwordVerifier
+	createdAt time.Time
+	persistMu sync.Mutex // orders the session's writes to the store
 
 	mu       sync.Mutex
 	log      *eventLog
 	devices  map[string]*Device
 	dedupe   map[string]string // client message id → conversation id
 	dedupeQ  []string
-	ended    bool
-	lastUsed time.Time
+	ended       bool
+	lastUsed    time.Time
+	sealed      []byte // the IM password sealed by the manager's Sealer, if caching
+	needsReopen bool   // the backend session must be opened again
 }
 
 // Device is one device attached to (or detached from) a session.
