@@ -2,10 +2,10 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"

@@ -25,11 +25,11 @@ type Session struct {
 	createdAt time.Time
 	persistMu sync.Mutex // orders the session's writes to the store
 
-	mu       sync.Mutex
-	log      *eventLog
-	devices  map[string]*Device
-	dedupe   map[string]string // client message id → conversation id
-	dedupeQ  []string
+	mu          sync.Mutex
+	log         *eventLog
+	devices     map[string]*Device
+	dedupe      map[string]string // client message id → conversation id
+	dedupeQ     []string
 	ended       bool
 	lastUsed    time.Time
 	sealed      []byte // the IM password sealed by the manager's Sealer, if caching
