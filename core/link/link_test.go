@@ -416,3 +416,72 @@ func TestOverflowWhileDetachedGivesGapAndSnapshotOnResume(t *testing.T) {
 		t.Fatalf("kept messages %v, want the newest four", texts)
 	}
 }
+
+func TestSessionSurvivesCutLinksWithoutLossOrDuplicates(t *testing.T) {
+	g := startGateway(t, "alice", "bob")
+	bob := g.login(t, "bob")
+	tlsCfg, err := tlsterm.ClientConfig(g.caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := make(chan client.State, 64)
+	alice, err := client.OpenSession(context.Background(), client.SessionConfig{
+		Config: client.Config{Addr: g.addr, TLS: tlsCfg, DeviceID: "alice-phone"},
+		User:   "alice", Password: "secret", MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		OnState: func(s client.State, _ error) { states <- s },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	const total = 30
+	sent := make(chan error, 1)
+	go func() {
+		for i := range total {
+			if _, err := bob.SendMessage(context.Background(), "alice", "", fmt.Sprintf("n%02d", i), fmt.Sprintf("bob-%d", i)); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	var got []string
+	timeout := time.After(20 * time.Second)
+	for len(got) < total {
+		select {
+		case e := <-alice.Events():
+			if m := e.GetMessage(); m != nil {
+				got = append(got, m.Text)
+				if len(got)%7 == 0 {
+					alice.Reconnect() // the network drops while bob keeps sending
+				}
+			}
+		case <-timeout:
+			t.Fatalf("after cut links alice has %d of %d messages: %v", len(got), total, got)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range got {
+		if want := fmt.Sprintf("n%02d", i); text != want {
+			t.Fatalf("message %d is %q, want %q (order, loss or duplicate): %v", i, text, want, got)
+		}
+	}
+	reconnects := 0
+	for len(states) > 0 {
+		if <-states == client.StateReconnecting {
+			reconnects++
+		}
+	}
+	if reconnects < total/7 {
+		t.Fatalf("only %d reconnections happened", reconnects)
+	}
+	// A send issued while the link is down waits for the resumed link and
+	// is delivered once.
+	alice.Reconnect()
+	if _, err := alice.Send(context.Background(), "bob", "", "sent across a drop"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessage(t, bob, "alice", "sent across a drop")
+}
