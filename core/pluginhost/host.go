@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -63,8 +64,9 @@ func New(o Options) (*Host, error) {
 // Start wipes the plugins' temp dir, scans the plugin directory and starts
 // every backend's supervisor. It returns once each backend has made its
 // first start attempt, or when ctx ends. A backend whose plugin is missing
-// or does not start is not an error here: its state says so, and it is
-// retried as its state allows.
+// or does not start is not an error here (nor is a missing plugin
+// directory): its state says so, and it is retried as its state allows.
+// An unsafe plugin directory is an error.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -76,6 +78,12 @@ func (h *Host) Start(ctx context.Context) error {
 		return err
 	}
 	files, err := scanDir(h.opts.Dir, h.log)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Not fatal: the gateway runs (its admin API too) with every
+		// backend missing, until the directory exists and a reload.
+		h.log.Error("plugin dir does not exist", "dir", h.opts.Dir)
+		files, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}

@@ -549,6 +549,32 @@ func TestBackendErrors(t *testing.T) {
 	}
 }
 
+func TestMissingPluginDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-yet")
+	th := startHost(t, fastOptions(dir, memoryBackend()))
+	if st := th.status(t, "memory"); st.State != StateMissing {
+		t.Errorf("status = %+v, want missing", st)
+	}
+	th.log.waitFor(t, "about the missing dir", func(e map[string]any) bool {
+		return e["@message"] == "plugin dir does not exist" && e["dir"] == dir
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := th.Reload(ctx); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Reload = %v, want ErrNotExist", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	install(t, dir, "parley-backend-memory", "parley-backend-memory")
+	if err := th.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := th.status(t, "memory"); st.State != StateUp {
+		t.Errorf("after creating the dir and reloading: %+v", st)
+	}
+}
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	for name, o := range map[string]Options{
 		"no dir":           {},

@@ -180,8 +180,13 @@ func (p *process) stop(graceful bool, timeout time.Duration, log hclog.Logger) {
 	}
 	if !graceful && p.cmd.Process != nil {
 		// Signal goes through the process's pidfd: harmless once it is
-		// reaped, and it cannot hit a recycled pid.
+		// reaped, and it cannot hit a recycled pid. The group (whatever
+		// the plugin forked) only while the plugin is not reaped, so its
+		// group id cannot have been reused.
 		_ = p.cmd.Process.Signal(os.Kill)
+		if !p.client.Exited() {
+			_ = killGroup(p.pid)
+		}
 	}
 	killed := make(chan struct{})
 	go func() {
