@@ -1,0 +1,138 @@
+package sametime
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/parleygw/parley/plugins/sametime/stclient"
+	"github.com/parleygw/parley/plugins/sdk"
+)
+
+// maxTitle bounds the topic of a conference this backend creates.
+const maxTitle = 200
+
+// CreateConversation implements sdk.Conversations: it starts a Sametime
+// conference and invites the participants, each looked up in the
+// directory first. The conversation id is the conference name. Invitees'
+// joins arrive as ConversationJoined events.
+func (b *Backend) CreateConversation(ctx context.Context, sessionID string, participants []string) (string, error) {
+	s, err := b.session(sessionID)
+	if err != nil {
+		return "", err
+	}
+	if len(participants) == 0 {
+		return "", sdk.Errorf(sdk.ReasonInvalidArgument, "sametime: a conversation needs participants")
+	}
+	ids := make([]string, 0, len(participants))
+	for _, p := range participants {
+		m, err := s.resolveUser(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		ids = append(ids, m.ID)
+	}
+	title := conferenceTitle(s.self.UserName, ids)
+	cf, err := s.client.CreateConference(ctx, title)
+	if err != nil {
+		return "", requestError("create conference", err, s.limit)
+	}
+	name := cf.Name()
+	s.mu.Lock()
+	s.confs[name] = cf
+	s.mu.Unlock()
+	for _, id := range ids {
+		if err := cf.Invite(ctx, id, title); err != nil {
+			return "", requestError("invite to conference", err, s.limit)
+		}
+	}
+	s.log.Debug("conference created", "conference", name, "invited", len(ids))
+	return name, nil
+}
+
+func conferenceTitle(self string, ids []string) string {
+	title := "Chat with " + strings.Join(ids, ", ")
+	if self != "" {
+		title = self + ": " + title
+	}
+	if len(title) > maxTitle {
+		title = strings.ToValidUTF8(title[:maxTitle], "") + "…"
+	}
+	return title
+}
+
+// LeaveConversation implements sdk.Conversations: it leaves a conference,
+// or closes the IM channel of a 1:1 conversation.
+func (b *Backend) LeaveConversation(ctx context.Context, sessionID, conversationID string) error {
+	s, err := b.session(sessionID)
+	if err != nil {
+		return err
+	}
+	t, err := s.target(conversationID, "")
+	if err != nil {
+		return err
+	}
+	if t.conf == nil {
+		if err := s.client.CloseConversation(ctx, t.peer); err != nil {
+			return requestError("close conversation", err, s.limit)
+		}
+		return nil
+	}
+	s.mu.Lock()
+	delete(s.confs, conversationID)
+	s.mu.Unlock()
+	if err := t.conf.Leave(ctx); err != nil {
+		return requestError("leave conference", err, s.limit)
+	}
+	return nil
+}
+
+// InviteToConversation implements sdk.Conversations for conferences; a
+// 1:1 conversation cannot grow (create a conversation with both users).
+func (b *Backend) InviteToConversation(ctx context.Context, sessionID, conversationID, userID, text string) error {
+	s, err := b.session(sessionID)
+	if err != nil {
+		return err
+	}
+	t, err := s.target(conversationID, "")
+	if err != nil {
+		return err
+	}
+	if t.conf == nil {
+		return sdk.Errorf(sdk.ReasonInvalidArgument,
+			"sametime: %q is a 1:1 conversation; create a conversation with every participant instead", conversationID)
+	}
+	m, err := s.resolveUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := t.conf.Invite(ctx, m.ID, text); err != nil {
+		return requestError("invite to conference", err, s.limit)
+	}
+	return nil
+}
+
+// onConferenceInvite reports an invitation and joins the conference: the
+// device protocol has no answer to an invitation, so the user is in the
+// conversation until they leave it. The join waits for the server, so it
+// runs beside the event loop.
+func (s *session) onConferenceInvite(inv *stclient.ConferenceInvitation) {
+	name := inv.Conference.Name()
+	s.emit(sdk.ConversationEvent{Change: sdk.ConversationInvited, ConversationID: name, UserID: inv.From.UserID, Text: inv.Text})
+	s.helpers.Add(1)
+	go func() {
+		defer s.helpers.Done()
+		// Join is bounded by the request timeout and ends with the session.
+		cf, err := inv.Join(context.Background())
+		if err != nil {
+			if !errors.Is(err, stclient.ErrClosed) {
+				s.log.Warn("joining a conference", "conference", name, "error", err)
+				s.emit(sdk.ConversationEvent{Change: sdk.ConversationLeft, ConversationID: name, UserID: s.self.UserID})
+			}
+			return
+		}
+		s.mu.Lock()
+		s.confs[cf.Name()] = cf
+		s.mu.Unlock()
+	}()
+}
