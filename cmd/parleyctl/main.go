@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -97,10 +98,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case isUsage:
+		// Without a message the flag package has already printed the
+		// mistake and the command's usage.
 		if ue.msg != "" {
-			fmt.Fprintf(stderr, "parleyctl: %s: %s\n", cmd.name, ue.msg)
+			fmt.Fprintf(stderr, "parleyctl: %s: %s\nusage: parleyctl %s %s\n", cmd.name, ue.msg, cmd.name, cmd.args)
 		}
-		fmt.Fprintf(stderr, "usage: parleyctl %s %s\n", cmd.name, cmd.args)
 		return 2
 	}
 	c.reportError(cmd, err)
@@ -122,6 +124,11 @@ func (c *cli) reportError(cmd *command, err error) {
 	}
 	if isAPI {
 		fmt.Fprintf(c.stderr, "parleyctl: %s: %s (%s)\n", cmd.name, ae.Message, ae.Code)
+		return
+	}
+	if _, isNet := errors.AsType[*net.OpError](err); isNet {
+		fmt.Fprintf(c.stderr, "parleyctl: %s: cannot reach parleyd's admin API at %s (is parleyd running, is -admin right?): %v\n",
+			cmd.name, c.adminAddr, err)
 		return
 	}
 	fmt.Fprintf(c.stderr, "parleyctl: %s: %v\n", cmd.name, err)
@@ -224,12 +231,8 @@ func init() {
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, "usage: parleyctl [-admin ADDR] [-token-file FILE] [-json] <command> [arguments]\n\ncommands:\n")
-	width := 0
 	for _, cmd := range commands {
-		width = max(width, len(cmd.name)+1+len(cmd.args))
-	}
-	for _, cmd := range commands {
-		fmt.Fprintf(w, "  %-*s  %s\n", width, cmd.name+" "+cmd.args, cmd.about)
+		fmt.Fprintf(w, "  %s %s\n        %s\n", cmd.name, cmd.args, cmd.about)
 	}
 	fmt.Fprint(w, "\nglobal flags:\n")
 	fs.PrintDefaults()

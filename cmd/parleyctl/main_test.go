@@ -364,7 +364,7 @@ func TestDaemonNotReachable(t *testing.T) {
 	addr := srv.Addr()
 	srv.Close()
 	_, errOut, code := runCtl(t, "-admin", addr, "health")
-	if code != 1 || !strings.Contains(errOut, "connection refused") {
+	if code != 1 || !strings.Contains(errOut, "cannot reach parleyd's admin API at "+addr) || !strings.Contains(errOut, "connection refused") {
 		t.Errorf("closed port: exit %d, %q", code, errOut)
 	}
 	_, errOut, code = runCtl(t, "-admin", "192.0.2.7:4102", "health")

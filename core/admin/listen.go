@@ -18,6 +18,10 @@ const (
 	NetworkUnix = "unix"
 )
 
+// maxSocketPath is the longest unix socket path Linux takes (sun_path
+// holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 // Listen opens the admin API's listener. For "tcp" the host must be a
 // loopback address or "localhost" (ErrNotLoopback otherwise). For "unix"
 // the socket is created with mode 0600, and its directory (0700) if
@@ -60,6 +64,9 @@ func listenUnix(path string) (net.Listener, error) {
 	if path == "" {
 		return nil, fmt.Errorf("admin: listen: empty unix socket path")
 	}
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("admin: listen: unix socket path %q is longer than %d bytes", path, maxSocketPath)
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("admin: listen: %w", err)
@@ -71,12 +78,16 @@ func listenUnix(path string) (net.Listener, error) {
 	// only then renamed into place, so that no other user can ever connect
 	// to it; changing the process-wide umask instead would race with every
 	// other goroutine creating files.
-	private, err := os.MkdirTemp(dir, ".admin-sock-")
+	private, err := os.MkdirTemp(dir, ".a")
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen: %w", err)
 	}
 	defer os.RemoveAll(private)
 	tmp := filepath.Join(private, "s")
+	if len(tmp) > maxSocketPath {
+		return nil, fmt.Errorf("admin: listen: unix socket directory %q is too long for the temporary socket made in it (%d bytes at most)",
+			dir, maxSocketPath)
+	}
 	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen: %w", err)

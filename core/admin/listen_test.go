@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/parleygw/parley/core/admin"
@@ -65,6 +66,13 @@ func TestListenUnixSocketIsPrivate(t *testing.T) {
 	}
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
 		t.Errorf("socket file still there after Close: %v", err)
+	}
+}
+
+func TestListenUnixRefusesOverLongPath(t *testing.T) {
+	path := filepath.Join(shortTempDir(t), strings.Repeat("s", 100)+".sock")
+	if _, err := admin.Listen("unix", path); err == nil || !strings.Contains(err.Error(), "longer than 107 bytes") {
+		t.Errorf("Listen with a %d-byte path: %v", len(path), err)
 	}
 }
 
