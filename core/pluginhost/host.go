@@ -156,6 +156,11 @@ func (h *Host) Shutdown(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.started {
+		for _, name := range h.names {
+			h.sups[name].transition(StateStopped, nil, nil)
+		}
+	}
 	if h.ownsTmp {
 		h.ownsTmp = false
 		if err := os.RemoveAll(h.tmpRoot); err != nil {

@@ -395,8 +395,8 @@ func TestShutdownLeavesNoPluginProcess(t *testing.T) {
 		}
 	}
 	for _, st := range th.Status() {
-		if st.State != StateStopped || st.PID != 0 {
-			t.Errorf("after Shutdown: %+v", st)
+		if st.State != StateStopped || st.PID != 0 || th.states.count(st.Backend, StateStopped) != 1 {
+			t.Errorf("after Shutdown: %+v, %d stopped notices", st, th.states.count(st.Backend, StateStopped))
 		}
 	}
 	if _, _, err := th.Backend("memory"); !errors.Is(err, ErrUnavailable) {

@@ -98,41 +98,22 @@ func (s *supervisor) run(ctx context.Context, file pluginFile, found bool, settl
 		s.mu.Lock()
 		file, found := s.file, s.haveFile
 		s.mu.Unlock()
-		var wait time.Duration
+		wait := time.Duration(-1)
 		if !found {
 			s.transition(StateMissing, fmt.Errorf("%w: no %s%s in %s", ErrPluginNotFound, filePrefix, s.spec.Plugin, s.host.opts.Dir), nil)
-			wait = -1
 		} else {
 			if relaunch {
 				s.countRestart()
 			}
-			s.transition(StateStarting, nil, nil)
-			p, err := s.launch(ctx, file)
-			switch {
-			case ctx.Err() != nil:
+			var replaced *reloadRequest
+			wait, replaced = s.runProcess(ctx, file, settle)
+			if replaced != nil {
+				s.applyReload(*replaced)
+				settled, relaunch = replaced.done, false
 				continue
-			case err != nil:
-				wait = s.judge(err, time.Time{})
-			default:
-				s.transition(StateUp, nil, p)
-				settle()
-				end, req, err := s.watch(ctx, p)
-				switch end {
-				case endStopped:
-					s.transition(StateStopped, nil, nil)
-					p.stop(true, s.host.opts.KillTimeout, s.log)
-					return
-				case endReloaded:
-					s.log.Info("plugin binary changed; restarting", "path", req.file.path)
-					p.stop(true, s.host.opts.KillTimeout, s.log)
-					s.applyReload(req)
-					settle()
-					settled = req.done
-					relaunch = false
-					continue
-				}
-				wait = s.judge(err, p.started)
-				p.stop(false, s.host.opts.KillTimeout, s.log)
+			}
+			if ctx.Err() != nil {
+				continue
 			}
 		}
 		settle()
@@ -143,6 +124,43 @@ func (s *supervisor) run(ctx context.Context, file pluginFile, found bool, settl
 			settled = req.done
 		}
 	}
+}
+
+// runProcess starts one plugin process and supervises it until it ends.
+// It calls up once the plugin is up. It returns the wait before the next
+// start (-1: until Reload), or the reload request whose new binary is to
+// replace the process. When ctx ends, it marks the backend stopped before
+// it stops the process.
+func (s *supervisor) runProcess(ctx context.Context, file pluginFile, up func()) (time.Duration, *reloadRequest) {
+	kill := s.host.opts.KillTimeout
+	s.transition(StateStarting, nil, nil)
+	p, err := s.launch(ctx, file)
+	switch {
+	case ctx.Err() != nil:
+		s.transition(StateStopped, nil, nil)
+		if err == nil {
+			p.stop(true, kill, s.log)
+		}
+		return -1, nil
+	case err != nil:
+		return s.judge(err, time.Time{}), nil
+	}
+	s.transition(StateUp, nil, p)
+	up()
+	end, req, err := s.watch(ctx, p)
+	switch end {
+	case endStopped:
+		s.transition(StateStopped, nil, nil)
+		p.stop(true, kill, s.log)
+		return -1, nil
+	case endReloaded:
+		s.log.Info("plugin binary changed; restarting", "path", req.file.path)
+		p.stop(true, kill, s.log)
+		return 0, &req
+	}
+	wait := s.judge(err, p.started)
+	p.stop(false, kill, s.log)
+	return wait, nil
 }
 
 // judge decides what a failed start or a crash leads to: StateFailed for
@@ -302,9 +320,13 @@ func (s *supervisor) countRestart() {
 }
 
 // transition records a new state, logs it and tells OnState. p is the
-// process for StateUp.
+// process for StateUp. StateStopped is final.
 func (s *supervisor) transition(st State, err error, p *process) {
 	s.mu.Lock()
+	if s.state == StateStopped {
+		s.mu.Unlock()
+		return
+	}
 	s.state, s.since = st, time.Now()
 	if err != nil {
 		s.lastErr = err
