@@ -39,7 +39,27 @@ func newPluginOutput(log hclog.Logger, limit LogLimit, dropped func()) *pluginOu
 		bucket: tokenBucket{rate: limit.LinesPerSecond, burst: float64(limit.Burst), tokens: float64(limit.Burst), now: time.Now}}
 }
 
+// admit drops a line before it is parsed when the bucket is empty, so a
+// flooding plugin costs little more than reading its pipe.
+func (o *pluginOutput) admit() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.bucket.refill() >= 1 {
+		return true
+	}
+	o.dropLocked()
+	return false
+}
+
+func (o *pluginOutput) dropLocked() {
+	o.suppressed++
+	if o.dropped != nil {
+		o.dropped()
+	}
+}
+
 // emit logs one line if the level is enabled and the bucket allows it.
+// Lines below the logger's level cost no token.
 func (o *pluginOutput) emit(level hclog.Level, msg string, args ...any) {
 	if level < o.log.GetLevel() {
 		return
@@ -47,10 +67,7 @@ func (o *pluginOutput) emit(level hclog.Level, msg string, args ...any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.bucket.allow() {
-		o.suppressed++
-		if o.dropped != nil {
-			o.dropped()
-		}
+		o.dropLocked()
 		return
 	}
 	o.reportSuppressedLocked()
@@ -132,7 +149,7 @@ func (w *lineWriter) lineLocked() {
 	line := bytes.TrimSuffix(w.buf, []byte{'\r'})
 	truncated := w.truncated
 	w.buf, w.truncated = w.buf[:0], false
-	if len(bytes.TrimSpace(line)) == 0 {
+	if len(bytes.TrimSpace(line)) == 0 || !w.out.admit() {
 		return
 	}
 	var extra []any
@@ -286,13 +303,20 @@ type tokenBucket struct {
 	now                 func() time.Time
 }
 
-func (b *tokenBucket) allow() bool {
+// refill adds the tokens earned since the last call and returns how many
+// there are.
+func (b *tokenBucket) refill() float64 {
 	now := b.now()
 	if !b.last.IsZero() {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
 	b.last = now
-	if b.tokens < 1 {
+	return b.tokens
+}
+
+// allow takes a token if there is one.
+func (b *tokenBucket) allow() bool {
+	if b.refill() < 1 {
 		return false
 	}
 	b.tokens--

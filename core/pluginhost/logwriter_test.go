@@ -293,3 +293,18 @@ func BenchmarkLineWriter(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLineWriterFlood is a plugin flooding its log: lines are
+// dropped before they are parsed.
+func BenchmarkLineWriterFlood(b *testing.B) {
+	o := newPluginOutput(hclog.New(&hclog.LoggerOptions{Level: hclog.Info, JSONFormat: true, Output: io.Discard}),
+		LogLimit{LinesPerSecond: 1e-9, Burst: 1, MaxLineBytes: 8 << 10}, nil)
+	w := o.writer(logLines)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchLine)))
+	for b.Loop() {
+		if _, err := w.Write(benchLine); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
