@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 
@@ -31,7 +32,7 @@ func plainText(m stclient.MessageEvent) string {
 
 // htmlToText drops the markup of an HTML fragment, turns line breaks into
 // newlines and decodes character references. A '<' that does not start a
-// tag (as in "<3") is kept as text.
+// tag (as in "<3") is kept as text. It runs in time linear in len(s).
 func htmlToText(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -43,12 +44,16 @@ func htmlToText(s string) string {
 		}
 		b.WriteString(s[:i])
 		s = s[i:]
-		end := strings.IndexByte(s, '>')
 		name, isTag := tagName(s)
-		if !isTag || end < 0 {
+		if !isTag {
 			b.WriteByte('<')
 			s = s[1:]
 			continue
+		}
+		end := strings.IndexByte(s, '>')
+		if end < 0 { // no tag can end: the rest is text
+			b.WriteString(s)
+			break
 		}
 		s = s[end+1:]
 		switch name {
@@ -113,8 +118,11 @@ func partText(contentType, encoding string, body io.Reader, depth int) (string, 
 	if err != nil {
 		mediaType = "text/plain"
 	}
-	if strings.EqualFold(strings.TrimSpace(encoding), "base64") {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "base64":
 		body = base64.NewDecoder(base64.StdEncoding, body) // skips line breaks
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
 	}
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
