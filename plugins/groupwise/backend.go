@@ -3,6 +3,7 @@ package groupwise
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/parleygw/parley/plugins/groupwise/gwclient"
@@ -105,6 +106,7 @@ func (b *Backend) OpenSession(ctx context.Context, cred sdk.Credentials) (sdk.Sn
 	}
 	log := logger.Named("session").With("session", cred.SessionID)
 	cfg.Logger = log
+	cfg.DialTimeout = dialBudget(ctx, cfg.DialTimeout)
 
 	client, err := gwclient.Dial(ctx, cfg)
 	if err != nil {
@@ -133,6 +135,22 @@ func (b *Backend) OpenSession(ctx context.Context, cred sdk.Credentials) (sdk.Sn
 	go s.run(b.forget)
 	log.Info("session opened", "login", cred.Login, "contacts", len(snap.Contacts))
 	return snap, nil
+}
+
+// dialBudget shortens the dial timeout so that a server that cannot be
+// reached is reported as unavailable before the gateway's own deadline
+// passes, instead of as the gateway's timeout.
+func dialBudget(ctx context.Context, dial time.Duration) time.Duration {
+	if dial <= 0 {
+		dial = gwclient.DefaultDialTimeout
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return dial
+	}
+	left := time.Until(deadline)
+	left -= min(left/10, 500*time.Millisecond) // time to carry the answer back
+	return max(min(dial, left), minDuration)
 }
 
 // forget removes s from the open sessions and reports whether it was

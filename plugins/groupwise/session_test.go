@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleygw/parley/plugins/groupwise"
 	"github.com/parleygw/parley/plugins/groupwise/gwproto"
@@ -267,4 +268,38 @@ func TestSettingsAreValidated(t *testing.T) {
 	if err := groupwise.New().Configure(context.Background(), sdk.Config{Settings: []byte(ok), DefaultServer: addr}); err != nil {
 		t.Fatalf("valid settings: %v", err)
 	}
+}
+
+func TestServerThatNeverAnswersTheHandshakeIsUnavailable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn // accepted, never answered
+	accepting := make(chan struct{})
+	go func() {
+		defer close(accepting)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-accepting
+		for _, conn := range held {
+			conn.Close()
+		}
+	}()
+	c := sdktest.Connect(t, groupwise.New(), nil, sdk.ServerAddress{})
+	addr := sdk.ServerAddress{Host: "127.0.0.1", Port: uint16(ln.Addr().(*net.TCPAddr).Port), TLS: true}
+	// The gateway allows the call a second; the dial gives up in time to
+	// say why.
+	callCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = c.OpenSession(callCtx, sdk.Credentials{SessionID: "s1", Login: "alice", Password: "secret", Server: addr})
+	wantReason(t, "server that never answers the TLS handshake", err, sdk.ReasonBackendUnavailable)
 }
