@@ -72,6 +72,7 @@ type Session struct {
 
 	mu        sync.Mutex
 	conn      *Conn
+	pumped    chan struct{} // closed when the current link's events are all handed over
 	state     State
 	err       error
 	sessionID string
@@ -146,13 +147,17 @@ func (s *Session) connect(ctx context.Context) (*Conn, error) {
 }
 
 func (s *Session) attach(conn *Conn) {
+	pumped := make(chan struct{})
 	s.mu.Lock()
-	s.conn = conn
+	s.conn, s.pumped = conn, pumped
 	s.state, s.err = StateConnected, nil
 	close(s.up)
 	s.mu.Unlock()
 	s.notify(StateConnected, nil)
-	go s.pump(conn)
+	go func() {
+		defer close(pumped)
+		s.pump(conn)
+	}()
 }
 
 func (s *Session) notify(st State, err error) {
@@ -186,10 +191,17 @@ func (s *Session) pump(conn *Conn) {
 func (s *Session) supervise() {
 	for {
 		s.mu.Lock()
-		conn := s.conn
+		conn, pumped := s.conn, s.pumped
 		s.mu.Unlock()
 		select {
 		case <-conn.Done():
+		case <-s.closed:
+			return
+		}
+		// Resume only once every event the old link brought has been
+		// handed over, so the resume point counts them and none repeats.
+		select {
+		case <-pumped:
 		case <-s.closed:
 			return
 		}

@@ -29,7 +29,8 @@ func TestSessionManagerAdapter(t *testing.T) {
 	if _, _, _, err := m.Login(ctx, "alice", "groupwise", "asmith", "pw", "laptop", open); err != nil {
 		t.Fatal(err)
 	}
-	m.Detach(alicePhone)
+	gen, _ := alicePhone.Attachment()
+	m.Detach(alicePhone, gen)
 	if _, _, _, err := m.Login(ctx, "bob", "sametime", "bob", "pw", "phone", open); err != nil {
 		t.Fatal(err)
 	}

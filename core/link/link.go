@@ -93,6 +93,8 @@ type link struct {
 	logger hclog.Logger
 	hello  *devicev1.Hello
 	device *session.Device
+	gen    uint64          // the device's attachment this link holds
+	stale  <-chan struct{} // closed when the device attached on another link
 }
 
 // read returns the messages of the next frame. A frame error or an
@@ -208,6 +210,7 @@ func (l *link) authenticate(ctx context.Context) error {
 				}
 				continue
 			}
+			l.gen, l.stale = l.device.Attachment()
 			return l.reply(true, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_SessionOpened{SessionOpened: opened}})
 		}
 	}
@@ -228,7 +231,7 @@ func (l *link) serveSession(ctx context.Context) error {
 	if errors.Is(err, errLoggedOut) {
 		return nil
 	}
-	l.srv.sessions.Detach(l.device)
+	l.srv.sessions.Detach(l.device, l.gen)
 	if err == nil {
 		err = werr
 	}
@@ -313,10 +316,20 @@ func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{})
 			batch = batch[:0]
 		}
 	}
+	// Replay what the device missed at once, before anything else happens.
+	if err := flush(); err != nil {
+		l.conn.Close()
+		return err
+	}
 	for {
 		select {
 		case r := <-replies:
 			batch = append(batch, r)
+		case <-l.stale:
+			// The device is back on a newer link; this one must not take
+			// its events.
+			l.conn.Close()
+			return nil
 		case <-l.device.Wake():
 		case <-heartbeat.C:
 			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Ping{Ping: &devicev1.Ping{Nonce: uint64(time.Now().UnixNano())}}})

@@ -468,13 +468,15 @@ func TestSessionSurvivesCutLinksWithoutLossOrDuplicates(t *testing.T) {
 			t.Fatalf("message %d is %q, want %q (order, loss or duplicate): %v", i, text, want, got)
 		}
 	}
+	// The links were really cut: the session went through reconnection
+	// (the last cut may still be in progress, so count the earlier ones).
 	reconnects := 0
 	for len(states) > 0 {
 		if <-states == client.StateReconnecting {
 			reconnects++
 		}
 	}
-	if reconnects < total/7 {
+	if reconnects < total/7-1 {
 		t.Fatalf("only %d reconnections happened", reconnects)
 	}
 	// A send issued while the link is down waits for the resumed link and

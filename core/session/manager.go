@@ -259,6 +259,11 @@ func (m *Manager) attach(s *Session, deviceID string) (*Device, []byte) {
 		s.devices[deviceID] = d
 	}
 	d.tokenHash = hashToken(token)
+	if d.superseded != nil {
+		close(d.superseded) // an older link of this device must stop
+	}
+	d.gen++
+	d.superseded = make(chan struct{})
 	d.attached = true
 	d.cursor = d.acked
 	d.gapSent = false
@@ -291,8 +296,13 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 		return nil, nil, ErrUnauthenticated
 	}
 	if lastSeq > s.log.lastSeq {
-		s.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: device claims seq %d beyond the session's %d", ErrUnauthenticated, lastSeq, s.log.lastSeq)
+		if !s.restored {
+			s.mu.Unlock()
+			return nil, nil, fmt.Errorf("%w: device claims seq %d beyond the session's %d", ErrUnauthenticated, lastSeq, s.log.lastSeq)
+		}
+		// The gateway stopped without saving its newest seq (a crash):
+		// the device saw events the restored log never held.
+		s.log.lastSeq = lastSeq
 	}
 	if lastSeq > found.acked {
 		found.acked = lastSeq
@@ -303,10 +313,15 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 	return d, newToken, nil
 }
 
-// Detach marks the device's link as gone; the session stays for DetachTTL.
-func (m *Manager) Detach(d *Device) {
+// Detach marks the device's link gen as gone; the session stays for
+// DetachTTL. A link that was superseded by a newer one detaches nothing.
+func (m *Manager) Detach(d *Device, gen uint64) {
 	s := d.sess
 	s.mu.Lock()
+	if d.gen != gen {
+		s.mu.Unlock()
+		return
+	}
 	d.attached = false
 	d.detachedAt = m.cfg.Now()
 	s.mu.Unlock()

@@ -203,7 +203,7 @@ func (m *Manager) Restore(ctx context.Context) (restored, relogin int, err error
 		}
 		s := m.newSession(r.ID, r.User, r.Backend, r.Login)
 		close(s.ready)
-		s.createdAt, s.sealed, s.needsReopen = r.CreatedAt, r.SealedPassword, true
+		s.createdAt, s.sealed, s.needsReopen, s.restored = r.CreatedAt, r.SealedPassword, true, true
 		copy(s.verifier.salt[:], r.VerifierSalt)
 		s.verifier.hash = r.VerifierHash
 		s.log.lastSeq = r.LastSeq

@@ -52,7 +52,7 @@ func TestRestartWithCachedCredentialsResumesWithoutPassword(t *testing.T) {
 		d.Session().Deliver(message(fmt.Sprint(i)))
 	}
 	d.Ack(1)
-	before.Detach(d)
+	before.Detach(d, gen(d))
 	before.SaveAll()
 	if s := string(store.data[d.Session().ID]); strings.Contains(s, "secret") {
 		t.Fatal("the stored record holds the password in clear")

@@ -31,6 +31,7 @@ type Session struct {
 	dedupe      map[string]string // client message id → conversation id
 	dedupeQ     []string
 	ended       bool
+	restored    bool // loaded from the store after a restart
 	lastUsed    time.Time
 	sealed      []byte // the IM password sealed by the manager's Sealer, if caching
 	needsReopen bool   // the backend session must be opened again
@@ -47,6 +48,8 @@ type Device struct {
 	acked      uint64 // cumulative ack from the device
 	cursor     uint64 // highest seq handed to the current link
 	attached   bool
+	gen        uint64        // counts attachments; a link detaches only its own
+	superseded chan struct{} // closed when a newer link attaches the device
 	detachedAt time.Time
 	gapSent    bool
 	wake       chan struct{}
@@ -54,6 +57,15 @@ type Device struct {
 
 // Session returns the session the device belongs to.
 func (d *Device) Session() *Session { return d.sess }
+
+// Attachment identifies the device's current link: a link keeps the
+// generation it got at login or resume and stops when superseded closes,
+// because the device came back on another link.
+func (d *Device) Attachment() (gen uint64, superseded <-chan struct{}) {
+	d.sess.mu.Lock()
+	defer d.sess.mu.Unlock()
+	return d.gen, d.superseded
+}
 
 // Wake is signalled when events arrive for the device or the session ends.
 func (d *Device) Wake() <-chan struct{} { return d.wake }

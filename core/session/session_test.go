@@ -91,7 +91,7 @@ func TestEventsAreNumberedAndReplayedAfterResume(t *testing.T) {
 		t.Fatalf("first read: %v gap %v", evs, gap)
 	}
 	d.Ack(1) // the device processed only the first before its link dropped
-	m.Detach(d)
+	m.Detach(d, gen(d))
 	d2, _, err := m.Resume(s.ID, token, 1, "phone")
 	if err != nil {
 		t.Fatal(err)
@@ -176,9 +176,9 @@ func TestFullTableReclaimsLongestDetachedThenRefuses(t *testing.T) {
 	m, clk, cl := newTestManager(Config{MaxSessions: 2})
 	a, _ := login(t, m, "alice", "p1")
 	b, _ := login(t, m, "bob", "p2")
-	m.Detach(b)
+	m.Detach(b, gen(b))
 	clk.Advance(time.Minute)
-	m.Detach(a)
+	m.Detach(a, gen(a))
 	login(t, m, "carol", "p3") // reclaims bob's: detached longest
 	waitClosed(t, cl, b.Session().ID, "reclaimed")
 	if _, ok := m.Get(a.Session().ID); !ok {
@@ -211,7 +211,7 @@ func waitClosed(t *testing.T, cl *closed, id, reason string) {
 func TestDetachedSessionEndsAfterTTL(t *testing.T) {
 	m, clk, cl := newTestManager(Config{DetachTTL: time.Minute})
 	d, _ := login(t, m, "alice", "phone")
-	m.Detach(d)
+	m.Detach(d, gen(d))
 	clk.Advance(59 * time.Second)
 	m.Sweep(0)
 	if _, ok := m.Get(d.Session().ID); !ok {
@@ -250,5 +250,30 @@ func BenchmarkDeliverAndRead(b *testing.B) {
 		if len(evs) > 0 {
 			d.Ack(evs[len(evs)-1].Seq)
 		}
+	}
+}
+
+// gen is the device's current link generation.
+func gen(d *Device) uint64 {
+	g, _ := d.Attachment()
+	return g
+}
+
+func TestStaleLinkDoesNotDetachTheNewOne(t *testing.T) {
+	m, _, _ := newTestManager(Config{})
+	d, token := login(t, m, "alice", "phone")
+	oldGen, superseded := d.Attachment()
+	d2, _, err := m.Resume(d.Session().ID, token, 0, "phone") // the device came back on a new link
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-superseded:
+	default:
+		t.Fatal("the old link was not told it is superseded")
+	}
+	m.Detach(d, oldGen) // the old link times out later
+	if _, attached := d2.Session().Devices(); attached != 1 {
+		t.Fatal("a stale link's timeout detached the device's live link")
 	}
 }
