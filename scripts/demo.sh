@@ -21,7 +21,7 @@ dev_port=$(port); admin_port=$(port)
 
 cat >"$work/parley.hcl" <<HCL
 data_dir  = "$work/data"
-log_level = "warn"
+log_level = "info"
 listener "device" { address = "127.0.0.1:$dev_port" }
 admin { address = "127.0.0.1:$admin_port" }
 metrics { address = "" }
@@ -42,7 +42,7 @@ for _ in $(seq 100); do
   [ -f "$work/data/tls/self-signed.crt" ] && [ -f "$work/data/admin.token" ] && grep -q listening "$work/parleyd.log" && break
   sleep 0.1
 done
-grep -q listening "$work/parleyd.log" || { cat "$work/parleyd.log"; exit 1; }
+grep -q listening "$work/parleyd.log" || { echo "parleyd did not start:"; cat "$work/parleyd.log"; exit 1; }
 
 ctl() { "$bin/parleyctl" -admin "127.0.0.1:$admin_port" -token-file "$work/data/admin.token" "$@"; }
 say "parleyctl: enable two users for collaboration"
