@@ -31,7 +31,10 @@ func (s *session) handle(ev gwclient.Event) {
 	case gwclient.Typing:
 		kind = sdk.TypingEvent{ConversationID: e.GUID, From: s.idOf(ctx, h.Source), Typing: e.Typing}
 	case gwclient.StatusChanged:
-		kind = sdk.PresenceEvent{UserID: s.idOf(ctx, h.Source), Status: sdkStatus(e.Status), Note: e.Text}
+		p := sdk.PresenceEvent{UserID: s.idOf(ctx, h.Source), Status: sdkStatus(e.Status), Note: e.Text}
+		if s.presenceChanged(h.Source, p) {
+			kind = p
+		}
 	case gwclient.ConferenceJoined:
 		kind = sdk.ConversationEvent{Change: sdk.ConversationJoined, ConversationID: e.GUID, UserID: s.idOf(ctx, h.Source)}
 	case gwclient.ConferenceLeft:

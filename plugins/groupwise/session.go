@@ -23,10 +23,11 @@ type session struct {
 	done       chan struct{} // closed when run has returned
 
 	mu   sync.Mutex
-	ids  map[string]string // lower-case DN → user id
-	dns  map[string]string // lower-case user id → DN
-	ims  map[string]string // lower-case DN → GUID of the 1-to-1 conference
-	self string            // own user id
+	ids  map[string]string            // lower-case DN → user id
+	dns  map[string]string            // lower-case user id → DN
+	ims  map[string]string            // lower-case DN → GUID of the 1-to-1 conference
+	seen map[string]sdk.PresenceEvent // lower-case DN → last presence reported
+	self string                       // own user id
 }
 
 func newSession(id string, client *gwclient.Client, self gwclient.User, rootFolder string, events sdk.EventSink, log hclog.Logger) *session {
@@ -34,6 +35,7 @@ func newSession(id string, client *gwclient.Client, self gwclient.User, rootFold
 		id: id, client: client, events: events, log: log, rootFolder: rootFolder,
 		sent: newSentKeys(sentKeysWindow), done: make(chan struct{}),
 		ids: map[string]string{}, dns: map[string]string{}, ims: map[string]string{},
+		seen: map[string]sdk.PresenceEvent{},
 	}
 	s.self = s.remember(self)
 	return s
@@ -154,7 +156,21 @@ func (s *session) learnContacts(ctx context.Context) {
 	}
 }
 
-// contact converts a contact-list entry.
+// presenceChanged records p as dn's presence and reports whether it
+// differs from what the device was last told. A user who signs on is
+// announced twice (at login and by the client's first setstatus); the
+// device hears it once.
+func (s *session) presenceChanged(dn string, p sdk.PresenceEvent) bool {
+	key := strings.ToLower(dn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, known := s.seen[key]
+	s.seen[key] = p
+	return !known || last != p
+}
+
+// contact converts a contact-list entry; the device learns the contact's
+// presence from it.
 func (s *session) contact(ctx context.Context, ct gwclient.Contact) sdk.Contact {
 	u := ct.Details
 	if u.DN == "" {
@@ -162,6 +178,7 @@ func (s *session) contact(ctx context.Context, ct gwclient.Contact) sdk.Contact 
 	}
 	c := sdk.Contact{UserID: s.idOf(ctx, ct.DN), DisplayName: ct.DisplayName, FolderID: folderID(ct.FolderID),
 		Status: sdkStatus(u.Status), Note: u.StatusText}
+	s.presenceChanged(ct.DN, sdk.PresenceEvent{UserID: c.UserID, Status: c.Status, Note: c.Note})
 	if c.DisplayName == "" {
 		c.DisplayName = u.FullName
 	}

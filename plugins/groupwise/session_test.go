@@ -303,3 +303,19 @@ func TestServerThatNeverAnswersTheHandshakeIsUnavailable(t *testing.T) {
 	_, err = c.OpenSession(callCtx, sdk.Credentials{SessionID: "s1", Login: "alice", Password: "secret", Server: addr})
 	wantReason(t, "server that never answers the TLS handshake", err, sdk.ReasonBackendUnavailable)
 }
+
+func TestSignOnIsAnnouncedOnce(t *testing.T) {
+	e := newEnv(t, "")
+	e.open(t, "alice")
+	e.open(t, "bob")
+	e.WaitEvent(t, "s-alice", "bob online", sdktest.PresenceOf("bob", sdk.StatusAvailable))
+	// The server announces bob at login and again for his client's first
+	// setstatus; a later change is the marker that both have arrived.
+	if err := e.SetPresence(ctx(t), "s-bob", sdk.Presence{Status: sdk.StatusBusy}); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitEvent(t, "s-alice", "bob busy", sdktest.PresenceOf("bob", sdk.StatusBusy))
+	if slices.ContainsFunc(e.Events("s-alice"), sdktest.PresenceOf("bob", sdk.StatusAvailable)) {
+		t.Fatal("alice was told twice that bob is available")
+	}
+}
