@@ -152,10 +152,11 @@ func (l *link) run(ctx context.Context) error {
 	if err := l.handshake(); err != nil {
 		return err
 	}
-	if err := l.authenticate(ctx); err != nil {
+	pending, err := l.authenticate(ctx)
+	if err != nil {
 		return err
 	}
-	return l.serveSession(ctx)
+	return l.serveSession(ctx, pending)
 }
 
 // handshake reads Hello and answers Welcome.
@@ -170,6 +171,12 @@ func (l *link) handshake() error {
 		return fmt.Errorf("%w: first message is not Hello", errBadMessage)
 	}
 	l.hello = msgs[0].GetHello()
+	if v := l.hello.ProtocolVersion; v != ProtocolVersion {
+		l.srv.metrics.protocolErrors.WithLabelValues("version").Inc()
+		l.sendError(&devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR,
+			Message: fmt.Sprintf("protocol version %d is not supported; this gateway speaks %d", v, ProtocolVersion)})
+		return fmt.Errorf("%w: protocol version %d", errBadMessage, v)
+	}
 	cfg := l.srv.cfg
 	return l.reply(false, &devicev1.Message{Id: msgs[0].Id, Body: &devicev1.Message_Welcome{Welcome: &devicev1.Welcome{
 		ServerVersion: cfg.ServerVersion, ProtocolVersion: ProtocolVersion, HeartbeatSeconds: uint32(cfg.Heartbeat / time.Second),
@@ -180,52 +187,60 @@ func (l *link) handshake() error {
 }
 
 // authenticate waits for Login or Resume; a failed attempt is answered
-// with a typed error and the device may try again a few times.
-func (l *link) authenticate(ctx context.Context) error {
-	for attempt := 0; attempt < l.srv.cfg.MaxLoginAttempts; attempt++ {
+// with a typed error and the device may try again a few times. Messages
+// that followed a successful Login in the same frame are returned, to be
+// handled as the session's first requests.
+func (l *link) authenticate(ctx context.Context) ([]*devicev1.Message, error) {
+	attempts := 0
+	for {
 		msgs, err := l.read(l.srv.cfg.HandshakeTimeout)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, m := range msgs {
+		for i, m := range msgs {
 			var opened *devicev1.SessionOpened
 			switch b := m.Body.(type) {
 			case *devicev1.Message_Login:
+				attempts++
 				l.device, opened, err = l.srv.router.Login(ctx, l.hello, b.Login)
 			case *devicev1.Message_Resume:
+				attempts++
 				l.device, opened, err = l.srv.router.Resume(ctx, l.hello, b.Resume)
 			case *devicev1.Message_Ping:
-				err = l.reply(false, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: b.Ping.Nonce}}})
-				if err != nil {
-					return err
+				if err := l.reply(false, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: b.Ping.Nonce}}}); err != nil {
+					return nil, err
 				}
 				continue
+			case *devicev1.Message_Ack, *devicev1.Message_Pong:
+				continue // nothing to acknowledge or answer before a session exists
 			default:
 				err = router.ErrNotLoggedIn
 			}
 			if err != nil {
 				l.srv.metrics.loginFailures.WithLabelValues(router.DeviceError(err).Code.String()).Inc()
 				if werr := l.reply(false, errorReply(m.Id, router.DeviceError(err))); werr != nil {
-					return werr
+					return nil, werr
+				}
+				if attempts >= l.srv.cfg.MaxLoginAttempts {
+					return nil, fmt.Errorf("link: no successful login after %d attempts", attempts)
 				}
 				continue
 			}
 			l.gen, l.stale = l.device.Attachment()
-			return l.reply(true, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_SessionOpened{SessionOpened: opened}})
+			return msgs[i+1:], l.reply(true, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_SessionOpened{SessionOpened: opened}})
 		}
 	}
-	return fmt.Errorf("link: no successful login after %d attempts", l.srv.cfg.MaxLoginAttempts)
 }
 
 // serveSession runs the reader here and the writer in a goroutine until
 // either ends.
-func (l *link) serveSession(ctx context.Context) error {
+func (l *link) serveSession(ctx context.Context, pending []*devicev1.Message) error {
 	replies := make(chan *devicev1.Message, 64)
 	writerDone := make(chan error, 1)
 	stop := make(chan struct{})
 	go func() { writerDone <- l.writeLoop(replies, stop) }()
 
-	err := l.readLoop(ctx, replies)
+	err := l.readLoop(ctx, pending, replies)
 	close(stop)
 	werr := <-writerDone
 	if errors.Is(err, errLoggedOut) {
@@ -240,12 +255,14 @@ func (l *link) serveSession(ctx context.Context) error {
 
 var errLoggedOut = errors.New("link: logged out")
 
-func (l *link) readLoop(ctx context.Context, replies chan<- *devicev1.Message) error {
+func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, replies chan<- *devicev1.Message) error {
 	idle := l.srv.cfg.IdleTimeout
-	for {
-		msgs, err := l.read(idle)
-		if err != nil {
-			return err
+	for ; ; msgs = nil {
+		if msgs == nil {
+			var err error
+			if msgs, err = l.read(idle); err != nil {
+				return err
+			}
 		}
 		for _, m := range msgs {
 			var resp *devicev1.Message

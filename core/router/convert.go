@@ -23,7 +23,7 @@ func snapshotToDevice(s sdk.Snapshot) *devicev1.Snapshot {
 
 func capsToDevice(c sdk.Capabilities) *devicev1.BackendCapabilities {
 	return &devicev1.BackendCapabilities{FileTransfer: c.FileTransfer, MaxFileBytes: c.MaxFileBytes,
-		Typing: c.Typing, GroupChat: c.GroupChat, Presence: c.Presence}
+		Typing: c.Typing, GroupChat: c.GroupChat, Presence: c.Presence, ContactManagement: c.ContactManagement}
 }
 
 var reasonToEnded = map[sdk.Reason]devicev1.ErrorCode{

@@ -86,7 +86,11 @@ func (r *Router) Login(ctx context.Context, hello *devicev1.Hello, req *devicev1
 	}
 	s := dev.Session()
 	if !created {
-		if snap, err = r.snapshot(ctx, s); err != nil {
+		snap, err = r.snapshot(ctx, s)
+		if errors.Is(err, &sdk.Error{Reason: sdk.ReasonUnsupported}) {
+			err = nil // the backend keeps no snapshot: the device starts with an empty list
+		}
+		if err != nil {
 			r.sessions.Logout(dev)
 			return nil, nil, err
 		}
@@ -176,15 +180,19 @@ func (r *Router) handle(ctx context.Context, s *session.Session, m *devicev1.Mes
 		if req.To == "" && req.ConversationId == "" {
 			return nil, fmt.Errorf("%w: a message needs a recipient or a conversation", ErrInvalid)
 		}
-		if conv, seen := s.Seen(req.ClientMsgId); seen {
-			return &devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv, Duplicate: true}}}, nil
-		}
-		conv, err := client.SendMessage(ctx, sdk.OutgoingMessage{SessionID: s.ID, ConversationID: req.ConversationId,
-			To: req.To, Text: req.Text, IdempotencyKey: req.ClientMsgId})
+		conv, dup, err := s.Claim(ctx, req.ClientMsgId)
 		if err != nil {
 			return nil, err
 		}
-		s.Remember(req.ClientMsgId, conv)
+		if dup {
+			return &devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv, Duplicate: true}}}, nil
+		}
+		conv, err = client.SendMessage(ctx, sdk.OutgoingMessage{SessionID: s.ID, ConversationID: req.ConversationId,
+			To: req.To, Text: req.Text, IdempotencyKey: req.ClientMsgId})
+		s.Finish(req.ClientMsgId, conv, err == nil)
+		if err != nil {
+			return nil, err
+		}
 		return &devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv}}}, nil
 	case *devicev1.Message_SendTyping:
 		t := b.SendTyping

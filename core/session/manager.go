@@ -185,6 +185,7 @@ func (m *Manager) newSession(id, user, backend, login string) *Session {
 	now := m.cfg.Now()
 	return &Session{ID: id, User: user, Backend: backend, Login: login, mgr: m, ready: make(chan struct{}),
 		log: newEventLog(m.cfg.MaxEvents, m.cfg.MaxBytes), devices: map[string]*Device{}, dedupe: map[string]string{},
+		inflight: map[string]chan struct{}{},
 		lastUsed: now, createdAt: now}
 }
 

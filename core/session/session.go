@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"sync"
@@ -28,8 +29,9 @@ type Session struct {
 	mu          sync.Mutex
 	log         *eventLog
 	devices     map[string]*Device
-	dedupe      map[string]string // client message id → conversation id
-	dedupeQ     []string
+	dedupe      map[string]string        // client message id → conversation id
+	dedupeQ     []string                 // ids in dedupe, oldest first
+	inflight    map[string]chan struct{} // ids being sent right now
 	ended       bool
 	restored    bool // loaded from the store after a restart
 	lastUsed    time.Time
@@ -151,26 +153,51 @@ func (s *Session) Deliver(e *devicev1.Event) {
 	}
 }
 
-// Seen reports whether a client message id was already handled, and the
-// conversation it went to.
-func (s *Session) Seen(clientMsgID string) (string, bool) {
+// Claim starts handling a client message id. If the id was handled
+// already it returns the conversation it went to and dup true. If another
+// link of the session is handling the same id right now (a retry that
+// overtook the original), Claim waits for that attempt first. Otherwise
+// the caller owns the id and must call Finish. An empty id is never
+// deduplicated.
+func (s *Session) Claim(ctx context.Context, clientMsgID string) (conv string, dup bool, err error) {
 	if clientMsgID == "" {
-		return "", false
+		return "", false, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	conv, ok := s.dedupe[clientMsgID]
-	return conv, ok
+	for {
+		s.mu.Lock()
+		if conv, ok := s.dedupe[clientMsgID]; ok {
+			s.mu.Unlock()
+			return conv, true, nil
+		}
+		busy, inFlight := s.inflight[clientMsgID]
+		if !inFlight {
+			s.inflight[clientMsgID] = make(chan struct{})
+			s.mu.Unlock()
+			return "", false, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return "", false, ctx.Err()
+		}
+	}
 }
 
-// Remember records a handled client message id (bounded window).
-func (s *Session) Remember(clientMsgID, conversationID string) {
+// Finish ends the handling of a claimed id: sent records it (bounded
+// window) so later retries are answered as duplicates; a failed attempt
+// leaves the id free to be tried again.
+func (s *Session) Finish(clientMsgID, conversationID string, sent bool) {
 	if clientMsgID == "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.dedupe[clientMsgID]; ok {
+	if busy, ok := s.inflight[clientMsgID]; ok {
+		close(busy)
+		delete(s.inflight, clientMsgID)
+	}
+	if !sent {
 		return
 	}
 	s.dedupe[clientMsgID] = conversationID

@@ -277,3 +277,33 @@ func TestStaleLinkDoesNotDetachTheNewOne(t *testing.T) {
 		t.Fatal("a stale link's timeout detached the device's live link")
 	}
 }
+
+func TestClaimMakesAConcurrentRetryWaitAndReportDuplicate(t *testing.T) {
+	m, _, _ := newTestManager(Config{})
+	d, _ := login(t, m, "alice", "phone")
+	s := d.Session()
+	ctx := context.Background()
+	if _, dup, err := s.Claim(ctx, "m1"); dup || err != nil {
+		t.Fatalf("first claim: dup %v, %v", dup, err)
+	}
+	retried := make(chan bool, 1)
+	go func() { // the retry from a new link arrives while the first is in flight
+		_, dup, _ := s.Claim(ctx, "m1")
+		retried <- dup
+	}()
+	select {
+	case <-retried:
+		t.Fatal("the retry did not wait for the attempt in flight")
+	default:
+	}
+	s.Finish("m1", "conv-1", true)
+	if dup := <-retried; !dup {
+		t.Fatal("the retry was not answered as a duplicate")
+	}
+	// a failed attempt leaves the id free
+	s.Claim(ctx, "m2")
+	s.Finish("m2", "", false)
+	if _, dup, _ := s.Claim(ctx, "m2"); dup {
+		t.Fatal("a failed send was recorded as delivered")
+	}
+}

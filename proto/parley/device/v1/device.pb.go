@@ -1527,14 +1527,15 @@ func (x *SessionOpened) GetCapabilities() *BackendCapabilities {
 }
 
 type BackendCapabilities struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FileTransfer  bool                   `protobuf:"varint,1,opt,name=file_transfer,json=fileTransfer,proto3" json:"file_transfer,omitempty"`
-	MaxFileBytes  uint64                 `protobuf:"varint,2,opt,name=max_file_bytes,json=maxFileBytes,proto3" json:"max_file_bytes,omitempty"`
-	Typing        bool                   `protobuf:"varint,3,opt,name=typing,proto3" json:"typing,omitempty"`
-	GroupChat     bool                   `protobuf:"varint,4,opt,name=group_chat,json=groupChat,proto3" json:"group_chat,omitempty"`
-	Presence      bool                   `protobuf:"varint,5,opt,name=presence,proto3" json:"presence,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	FileTransfer      bool                   `protobuf:"varint,1,opt,name=file_transfer,json=fileTransfer,proto3" json:"file_transfer,omitempty"`
+	MaxFileBytes      uint64                 `protobuf:"varint,2,opt,name=max_file_bytes,json=maxFileBytes,proto3" json:"max_file_bytes,omitempty"`
+	Typing            bool                   `protobuf:"varint,3,opt,name=typing,proto3" json:"typing,omitempty"`
+	GroupChat         bool                   `protobuf:"varint,4,opt,name=group_chat,json=groupChat,proto3" json:"group_chat,omitempty"`
+	Presence          bool                   `protobuf:"varint,5,opt,name=presence,proto3" json:"presence,omitempty"`
+	ContactManagement bool                   `protobuf:"varint,6,opt,name=contact_management,json=contactManagement,proto3" json:"contact_management,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *BackendCapabilities) Reset() {
@@ -1598,6 +1599,13 @@ func (x *BackendCapabilities) GetGroupChat() bool {
 func (x *BackendCapabilities) GetPresence() bool {
 	if x != nil {
 		return x.Presence
+	}
+	return false
+}
+
+func (x *BackendCapabilities) GetContactManagement() bool {
+	if x != nil {
+		return x.ContactManagement
 	}
 	return false
 }
@@ -3967,14 +3975,15 @@ const file_parley_device_v1_device_proto_rawDesc = "" +
 	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x126\n" +
 	"\bsnapshot\x18\x06 \x01(\v2\x1a.parley.device.v1.SnapshotR\bsnapshot\x12\x18\n" +
 	"\aresumed\x18\a \x01(\bR\aresumed\x12I\n" +
-	"\fcapabilities\x18\b \x01(\v2%.parley.device.v1.BackendCapabilitiesR\fcapabilities\"\xb3\x01\n" +
+	"\fcapabilities\x18\b \x01(\v2%.parley.device.v1.BackendCapabilitiesR\fcapabilities\"\xe2\x01\n" +
 	"\x13BackendCapabilities\x12#\n" +
 	"\rfile_transfer\x18\x01 \x01(\bR\ffileTransfer\x12$\n" +
 	"\x0emax_file_bytes\x18\x02 \x01(\x04R\fmaxFileBytes\x12\x16\n" +
 	"\x06typing\x18\x03 \x01(\bR\x06typing\x12\x1d\n" +
 	"\n" +
 	"group_chat\x18\x04 \x01(\bR\tgroupChat\x12\x1a\n" +
-	"\bpresence\x18\x05 \x01(\bR\bpresence\"\b\n" +
+	"\bpresence\x18\x05 \x01(\bR\bpresence\x12-\n" +
+	"\x12contact_management\x18\x06 \x01(\bR\x11contactManagement\"\b\n" +
 	"\x06Logout\"\x1c\n" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\"\x1c\n" +
