@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strings"
 	"testing"
 
 	"github.com/parleygw/parley/plugins/sametime"
@@ -41,50 +40,6 @@ func TestInfoReportsConfiguredFileLimit(t *testing.T) {
 	}
 	if def := sametime.New().Info().Capabilities.MaxFileBytes; def != 1<<20 {
 		t.Errorf("default limit %d, want 1 MiB", def)
-	}
-}
-
-func TestSettingsValidation(t *testing.T) {
-	for _, tc := range []struct {
-		settings string
-		wantErr  string // "" means valid
-	}{
-		{``, ""},
-		{`{}`, ""},
-		{`{"max_file_bytes": 1048576, "login_type": "0x1700", "request_timeout": "10s", "offer_timeout": "2m", "keepalive": "20s", "disable_encryption": true, "force_login": true}`, ""},
-		{`{"login_type": 4096}`, ""},
-		{`{"max_file_byte": 5}`, `unknown field "max_file_byte"`},
-		{`{"request_timeout": "soon"}`, `field "request_timeout"`},
-		{`{"request_timeout": 10}`, `field "request_timeout"`},
-		{`{"keepalive": "-1s"}`, `field "keepalive"`},
-		{`{"login_type": "0x10000"}`, `field "login_type"`},
-		{`{"max_file_bytes": -1}`, `field "max_file_bytes"`},
-		{`{"max_file_bytes": 4294967296}`, `field "max_file_bytes"`},
-		{`[1, 2]`, "want a JSON object"},
-	} {
-		_, err := sametime.ParseSettings([]byte(tc.settings))
-		if tc.wantErr == "" {
-			if err != nil {
-				t.Errorf("%s: %v", tc.settings, err)
-			}
-			continue
-		}
-		if !sdktest.IsReason(err, sdk.ReasonInvalidArgument) || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%s: got %v, want invalid_argument mentioning %s", tc.settings, err, tc.wantErr)
-		}
-	}
-}
-
-func TestSettingsDefaults(t *testing.T) {
-	s, err := sametime.ParseSettings(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := sametime.Settings{MaxFileBytes: sametime.DefaultMaxFileBytes, LoginType: sametime.LoginType(stproto.LoginTypeMeanwhile),
-		RequestTimeout: sametime.Duration(sametime.DefaultRequestTimeout), OfferTimeout: sametime.Duration(sametime.DefaultOfferTimeout),
-		Keepalive: sametime.Duration(sametime.DefaultKeepalive)}
-	if s != want {
-		t.Fatalf("defaults %+v, want %+v", s, want)
 	}
 }
 
@@ -198,19 +153,18 @@ func TestDuplicateSessionID(t *testing.T) {
 }
 
 func TestCloseSessionLogsOff(t *testing.T) {
-	srv, addr := startServer(t)
+	_, addr := startServer(t)
 	c := connect(t, "", addr)
+	open(t, c, addr, "s-bob", "bob") // bob watches alice
+	open(t, c, addr, "s-carol", "carol")
 	open(t, c, addr, "s1", "alice")
+	c.WaitEvent(t, "s-bob", "alice online", sdktest.PresenceOf("alice", sdk.StatusAvailable))
 	if err := c.CloseSession(context.Background(), "s1"); err != nil {
 		t.Fatal(err)
 	}
-	if srv.Online("alice") {
-		t.Error("alice still online after CloseSession")
-	}
+	c.WaitEvent(t, "s-bob", "alice offline", sdktest.PresenceOf("alice", sdk.StatusOffline))
 	// Events are delivered in order: once a message sent after the close
 	// arrived, a SessionEnded of s1 would have too.
-	open(t, c, addr, "s-bob", "bob")
-	open(t, c, addr, "s-carol", "carol")
 	if _, err := c.SendMessage(context.Background(), sdk.OutgoingMessage{SessionID: "s-bob", To: "carol", Text: "marker"}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,31 @@ import (
 // maxTitle bounds the topic of a conference this backend creates.
 const maxTitle = 200
 
+// conference is a conference the session takes part in or is joining.
+type conference struct {
+	cf     *stclient.Conference
+	joined chan struct{} // closed when the join ended; err says how
+	err    error
+}
+
+// joinedAlready is the joined channel of a conference we created.
+var joinedAlready = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// awaitJoin waits until the conference is joined, so that a device can
+// write to a conversation as soon as it was invited.
+func (c *conference) awaitJoin(ctx context.Context) error {
+	select {
+	case <-c.joined:
+		return c.err
+	case <-ctx.Done():
+		return requestError("join conference", ctx.Err(), 0)
+	}
+}
+
 // CreateConversation implements sdk.Conversations: it starts a Sametime
 // conference and invites the participants, each looked up in the
 // directory first. The conversation id is the conference name. Invitees'
@@ -39,7 +64,7 @@ func (b *Backend) CreateConversation(ctx context.Context, sessionID string, part
 	}
 	name := cf.Name()
 	s.mu.Lock()
-	s.confs[name] = cf
+	s.confs[name] = &conference{cf: cf, joined: joinedAlready}
 	s.mu.Unlock()
 	for _, id := range ids {
 		if err := cf.Invite(ctx, id, title); err != nil {
@@ -68,7 +93,7 @@ func (b *Backend) LeaveConversation(ctx context.Context, sessionID, conversation
 	if err != nil {
 		return err
 	}
-	t, err := s.target(conversationID, "")
+	t, err := s.target(ctx, conversationID, "")
 	if err != nil {
 		return err
 	}
@@ -94,7 +119,7 @@ func (b *Backend) InviteToConversation(ctx context.Context, sessionID, conversat
 	if err != nil {
 		return err
 	}
-	t, err := s.target(conversationID, "")
+	t, err := s.target(ctx, conversationID, "")
 	if err != nil {
 		return err
 	}
@@ -115,24 +140,31 @@ func (b *Backend) InviteToConversation(ctx context.Context, sessionID, conversat
 // onConferenceInvite reports an invitation and joins the conference: the
 // device protocol has no answer to an invitation, so the user is in the
 // conversation until they leave it. The join waits for the server, so it
-// runs beside the event loop.
+// runs beside the event loop; requests for the conversation wait for it.
 func (s *session) onConferenceInvite(inv *stclient.ConferenceInvitation) {
 	name := inv.Conference.Name()
+	c := &conference{cf: inv.Conference, joined: make(chan struct{})}
+	s.mu.Lock()
+	s.confs[name] = c
+	s.mu.Unlock()
 	s.emit(sdk.ConversationEvent{Change: sdk.ConversationInvited, ConversationID: name, UserID: inv.From.UserID, Text: inv.Text})
 	s.helpers.Add(1)
 	go func() {
 		defer s.helpers.Done()
 		// Join is bounded by the request timeout and ends with the session.
-		cf, err := inv.Join(context.Background())
+		_, err := inv.Join(context.Background())
 		if err != nil {
-			if !errors.Is(err, stclient.ErrClosed) {
-				s.log.Warn("joining a conference", "conference", name, "error", err)
-				s.emit(sdk.ConversationEvent{Change: sdk.ConversationLeft, ConversationID: name, UserID: s.self.UserID})
+			c.err = requestError("join conference", err, s.limit)
+			s.mu.Lock()
+			if s.confs[name] == c {
+				delete(s.confs, name)
 			}
-			return
+			s.mu.Unlock()
 		}
-		s.mu.Lock()
-		s.confs[cf.Name()] = cf
-		s.mu.Unlock()
+		close(c.joined)
+		if err != nil && !errors.Is(err, stclient.ErrClosed) {
+			s.log.Warn("joining a conference", "conference", name, "error", err)
+			s.emit(sdk.ConversationEvent{Change: sdk.ConversationLeft, ConversationID: name, UserID: s.self.UserID})
+		}
 	}()
 }

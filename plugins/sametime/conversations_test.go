@@ -23,6 +23,12 @@ func TestConference(t *testing.T) {
 	c.WaitEvent(t, "s-bob", "invitation", eventOf(func(e sdk.ConversationEvent) bool {
 		return e.Change == sdk.ConversationInvited && e.ConversationID == conv && e.UserID == "alice"
 	}))
+	// The invited user is joined at once: a message right after the
+	// invitation waits for the join instead of failing.
+	if _, err := c.SendMessage(ctx, sdk.OutgoingMessage{SessionID: "s-bob", ConversationID: conv, Text: "early"}); err != nil {
+		t.Fatalf("message right after the invitation: %v", err)
+	}
+	c.WaitEvent(t, "s-alice", "early message", sdktest.MessageFrom("bob", "early"))
 	c.WaitEvent(t, "s-alice", "bob joined", eventOf(func(e sdk.ConversationEvent) bool {
 		return e.Change == sdk.ConversationJoined && e.ConversationID == conv && e.UserID == "bob"
 	}))
@@ -61,8 +67,8 @@ func TestConference(t *testing.T) {
 			t.Error("alice received her own conference message")
 		}
 	}
-	if n := srv.Stats().ConferenceTexts; n != 2 {
-		t.Errorf("server delivered %d conference texts, want 2", n)
+	if n := srv.Stats().ConferenceTexts; n != 3 {
+		t.Errorf("server delivered %d conference texts, want 3", n)
 	}
 
 	if err := c.LeaveConversation(ctx, "s-bob", conv); err != nil {

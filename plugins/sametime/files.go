@@ -29,7 +29,7 @@ func (b *Backend) SendFile(ctx context.Context, h sdk.FileHeader, r io.Reader) e
 		return &sdk.Error{Reason: sdk.ReasonFileTooLarge, LimitBytes: s.limit,
 			Message: fmt.Sprintf("sametime: %d bytes exceed the server's limit of %d", h.Size, s.limit)}
 	}
-	t, err := s.target(h.ConversationID, h.To)
+	t, err := s.target(ctx, h.ConversationID, h.To)
 	if err != nil {
 		return err
 	}

@@ -52,8 +52,9 @@ type target struct {
 	conv string
 }
 
-// target resolves a conversation id, or else a user id.
-func (s *session) target(conversationID, to string) (target, error) {
+// target resolves a conversation id, or else a user id. A conference still
+// being joined is waited for.
+func (s *session) target(ctx context.Context, conversationID, to string) (target, error) {
 	switch {
 	case conversationID == "" && to == "":
 		return target{}, sdk.Errorf(sdk.ReasonInvalidArgument, "sametime: no recipient and no conversation")
@@ -67,12 +68,15 @@ func (s *session) target(conversationID, to string) (target, error) {
 		return target{peer: peer, conv: conversationID}, nil
 	}
 	s.mu.Lock()
-	cf := s.confs[conversationID]
+	c := s.confs[conversationID]
 	s.mu.Unlock()
-	if cf == nil {
+	if c == nil {
 		return target{}, sdk.Errorf(sdk.ReasonNotFound, "sametime: no conversation %q", conversationID)
 	}
-	return target{conf: cf, conv: conversationID}, nil
+	if err := c.awaitJoin(ctx); err != nil {
+		return target{}, err
+	}
+	return target{conf: c.cf, conv: conversationID}, nil
 }
 
 // SendMessage implements sdk.Backend. A message to a user goes out as
@@ -84,7 +88,7 @@ func (b *Backend) SendMessage(ctx context.Context, msg sdk.OutgoingMessage) (str
 	if err != nil {
 		return "", err
 	}
-	t, err := s.target(msg.ConversationID, msg.To)
+	t, err := s.target(ctx, msg.ConversationID, msg.To)
 	if err != nil {
 		return "", err
 	}
@@ -118,7 +122,7 @@ func (b *Backend) SendTyping(ctx context.Context, sessionID string, typing sdk.T
 	if err != nil {
 		return err
 	}
-	t, err := s.target(typing.ConversationID, typing.To)
+	t, err := s.target(ctx, typing.ConversationID, typing.To)
 	if err != nil {
 		return err
 	}

@@ -52,8 +52,8 @@ type session struct {
 	mu         sync.Mutex // guards the fields below
 	status     sdk.Presence
 	buddies    stproto.BuddyList
-	presence   map[string]presence // by user id
-	confs      map[string]*stclient.Conference
+	presence   map[string]presence            // by user id
+	confs      map[string]*conference         // by conference name
 	offers     map[string]*stclient.FileOffer // unanswered, by transfer id
 	offerOrder []string                       // transfer ids of offers, oldest first
 	incoming   map[uint32]*transferProgress   // accepted or pending, by channel id
@@ -86,7 +86,7 @@ func newSession(id string, client *stclient.Client, events sdk.EventSink, limit 
 		onEnd: onEnd, transfers: transfers,
 		status:   sdk.Presence{Status: sdk.StatusAvailable},
 		presence: map[string]presence{},
-		confs:    map[string]*stclient.Conference{},
+		confs:    map[string]*conference{},
 		offers:   map[string]*stclient.FileOffer{},
 		incoming: map[uint32]*transferProgress{},
 		sent:     newSentKeys(dedupeWindow),
@@ -229,7 +229,7 @@ func (s *session) handle(ev stclient.Event) {
 	case stclient.ConferenceClosedEvent:
 		name := e.Conference.Name()
 		s.mu.Lock()
-		if s.confs[name] == e.Conference {
+		if c := s.confs[name]; c != nil && c.cf == e.Conference {
 			delete(s.confs, name)
 		}
 		s.mu.Unlock()
