@@ -44,7 +44,10 @@ func DeviceError(err error) *devicev1.Error {
 	var be *sdk.Error
 	switch {
 	case errors.Is(err, ErrPermissionDenied):
+		// The same words for unknown and disabled users: a device must not
+		// learn which user names exist.
 		out.Code = devicev1.ErrorCode_PERMISSION_DENIED
+		out.Message = "this user is not enabled for collaboration on this gateway"
 	case errors.Is(err, ErrBackendUnavailable):
 		out.Code = devicev1.ErrorCode_BACKEND_UNAVAILABLE
 	case errors.Is(err, ErrNotLoggedIn), errors.Is(err, session.ErrUnauthenticated):
