@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,11 +64,14 @@ func TestMain(m *testing.M) {
 
 // daemon is a running parleyd.
 type daemon struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	dataDir string
-	addr    string
-	caPEM   []byte
+	t           *testing.T
+	cmd         *exec.Cmd
+	dataDir     string
+	cfgFile     string
+	addr        string
+	adminAddr   string
+	caPEM       []byte
+	earlierLogs string
 
 	mu     sync.Mutex
 	log    strings.Builder
@@ -102,36 +106,86 @@ func startDaemon(t *testing.T, users ...user) *daemon {
 // Every plugin binary in binDir/plugins is available to them.
 func startDaemonWith(t *testing.T, backends string, users ...user) *daemon {
 	t.Helper()
+	return startDaemonOpts(t, daemonOptions{Backends: backends, Users: users})
+}
+
+// daemonOptions shape a test daemon's configuration.
+type daemonOptions struct {
+	Backends string // backend blocks (HCL)
+	Sessions string // the sessions block's body; default: heartbeat = "5s"
+	Users    []user
+	// FixedPort keeps the device listener's port across restarts, so
+	// devices can come back to the same address.
+	FixedPort bool
+}
+
+// startDaemonOpts adds the users to a fresh configuration database and
+// starts parleyd on it.
+func startDaemonOpts(t *testing.T, o daemonOptions) *daemon {
+	t.Helper()
 	d := &daemon{t: t, dataDir: t.TempDir(), got: make(chan struct{}, 1)}
 	ctx := context.Background()
 	db, err := configdb.Open(ctx, "sqlite", filepath.Join(d.dataDir, "parley.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range users {
+	for _, u := range o.Users {
 		if _, err := db.AddUser(ctx, "e2e", configdb.User{Login: u.login, Backend: u.backend, Enabled: u.enabled}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	db.Close()
+	listen := "127.0.0.1:0"
+	if o.FixedPort {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		listen = ln.Addr().String()
+		ln.Close()
+	}
+	if o.Sessions == "" {
+		o.Sessions = `heartbeat = "5s"`
+	}
 	config := fmt.Sprintf(`
 data_dir  = %q
 log_level = "info"
-listener "device" { address = "127.0.0.1:0" }
+listener "device" { address = %q }
 admin { address = "127.0.0.1:0" }
 metrics { address = "" }
 plugins {
   dir = %q
   call_timeout = "5s"
 }
-sessions { heartbeat = "5s" }
+sessions {
+  %s
+}
 %s
-`, d.dataDir, filepath.Join(binDir, "plugins"), backends)
-	cfgFile := filepath.Join(d.dataDir, "parley.hcl")
-	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
+`, d.dataDir, listen, filepath.Join(binDir, "plugins"), o.Sessions, o.Backends)
+	d.cfgFile = filepath.Join(d.dataDir, "parley.hcl")
+	if err := os.WriteFile(d.cfgFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(filepath.Join(binDir, "parleyd"), "-config", cfgFile)
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("parleyd log:\n%s%s", d.earlierLogs, d.logText())
+		}
+	})
+	d.start()
+	return d
+}
+
+// start runs parleyd on the daemon's configuration and waits until it
+// listens.
+func (d *daemon) start() {
+	t := d.t
+	t.Helper()
+	d.mu.Lock()
+	d.log.Reset()
+	d.exited = false
+	d.mu.Unlock()
+	d.cmd = exec.Command(filepath.Join(binDir, "parleyd"), "-config", d.cfgFile)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -139,22 +193,32 @@ sessions { heartbeat = "5s" }
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		d.cmd.Wait()
-		if t.Failed() {
-			t.Logf("parleyd log:\n%s", d.logText())
-		}
-	})
 	go d.readLog(stderr)
-	m := d.waitLog(regexp.MustCompile(`listening: devices=(\S+)`))
-	d.addr = m[1]
+	m := d.waitLog(regexp.MustCompile(`listening: devices=(\S+) admin=(\S+)`))
+	d.addr, d.adminAddr = m[1], m[2]
 	pem, err := os.ReadFile(filepath.Join(d.dataDir, "tls", "self-signed.crt"))
 	if err != nil {
 		t.Fatalf("self-signed certificate: %v", err)
 	}
 	d.caPEM = pem
-	return d
+}
+
+// stop sends SIGTERM (a graceful shutdown) and waits for parleyd to exit.
+func (d *daemon) stop() {
+	if d.cmd == nil || d.cmd.Process == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.cmd.Wait()
+}
+
+// restart stops parleyd gracefully and starts it again on the same data
+// directory and configuration.
+func (d *daemon) restart() {
+	d.t.Helper()
+	d.stop()
+	d.earlierLogs += d.logText() + "--- restart ---\n"
+	d.start()
 }
 
 func (d *daemon) readLog(r io.Reader) {

@@ -275,8 +275,11 @@ func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, replies c
 				l.device.Ack(b.Ack.Seq)
 				continue
 			case *devicev1.Message_Logout:
-				l.srv.router.Logout(l.device)
+				// Queue the answer first: ending the session wakes the
+				// writer, which closes the link once it has sent what is
+				// queued.
 				replies <- &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}}
+				l.srv.router.Logout(l.device)
 				return errLoggedOut
 			case *devicev1.Message_Hello, *devicev1.Message_Login, *devicev1.Message_Resume:
 				resp = errorReply(m.Id, &devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: "already logged in"})
