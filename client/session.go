@@ -198,6 +198,10 @@ func (s *Session) supervise() {
 		case <-s.closed:
 			return
 		}
+		s.mu.Lock()
+		s.state, s.err, s.up = StateReconnecting, conn.Err(), make(chan struct{})
+		s.mu.Unlock()
+		s.notify(StateReconnecting, conn.Err())
 		// Resume only once every event the old link brought has been
 		// handed over, so the resume point counts them and none repeats.
 		select {
@@ -205,10 +209,6 @@ func (s *Session) supervise() {
 		case <-s.closed:
 			return
 		}
-		s.mu.Lock()
-		s.state, s.err, s.up = StateReconnecting, conn.Err(), make(chan struct{})
-		s.mu.Unlock()
-		s.notify(StateReconnecting, conn.Err())
 		next, err := s.reconnect()
 		if err != nil {
 			s.finish(err)
