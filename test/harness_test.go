@@ -123,7 +123,14 @@ type daemonOptions struct {
 // starts parleyd on it.
 func startDaemonOpts(t *testing.T, o daemonOptions) *daemon {
 	t.Helper()
-	d := &daemon{t: t, dataDir: t.TempDir(), got: make(chan struct{}, 1)}
+	// A short data dir: plugin sockets live under it, and Unix socket
+	// paths are limited to about 100 bytes (t.TempDir embeds the test name).
+	dataDir, err := os.MkdirTemp("", "pe2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dataDir) })
+	d := &daemon{t: t, dataDir: dataDir, got: make(chan struct{}, 1)}
 	ctx := context.Background()
 	db, err := configdb.Open(ctx, "sqlite", filepath.Join(d.dataDir, "parley.db"))
 	if err != nil {
