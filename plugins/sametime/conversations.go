@@ -40,7 +40,8 @@ func (c *conference) awaitJoin(ctx context.Context) error {
 // CreateConversation implements sdk.Conversations: it starts a Sametime
 // conference and invites the participants, each looked up in the
 // directory first. The conversation id is the conference name. Invitees'
-// joins arrive as ConversationJoined events.
+// joins arrive as ConversationJoined events. If an invitation cannot be
+// sent, the conference is left again and the error returned.
 func (b *Backend) CreateConversation(ctx context.Context, sessionID string, participants []string) (string, error) {
 	s, err := b.session(sessionID)
 	if err != nil {
@@ -68,6 +69,12 @@ func (b *Backend) CreateConversation(ctx context.Context, sessionID string, part
 	s.mu.Unlock()
 	for _, id := range ids {
 		if err := cf.Invite(ctx, id, title); err != nil {
+			s.mu.Lock()
+			delete(s.confs, name)
+			s.mu.Unlock()
+			if lerr := cf.Leave(context.WithoutCancel(ctx)); lerr != nil {
+				s.log.Debug("leaving a conference after a failed invitation", "error", lerr)
+			}
 			return "", requestError("invite to conference", err, s.limit)
 		}
 	}

@@ -47,7 +47,7 @@ type session struct {
 
 	ended bool // guarded by Backend.mu
 
-	edit sync.Mutex // serialises buddy-list edits (load, modify, save)
+	edit sync.Mutex // serialises buddy-list edits (copy, modify, save)
 
 	mu         sync.Mutex // guards the fields below
 	status     sdk.Presence
