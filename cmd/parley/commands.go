@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/parleygw/parley/client"
 )
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -104,11 +106,47 @@ func cmdListen(ctx context.Context, g *globals, out *printer, args []string) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn, s, err := g.resume(ctx)
+	st, err := g.load()
 	if err != nil {
 		return err
 	}
-	defer g.finish(conn, s)
+	if st.SessionID == "" {
+		return errors.New("not logged in: run 'parley login' first")
+	}
+	cfg, err := g.clientConfig(st)
+	if err != nil {
+		return err
+	}
+	// A long listen rides out dropped links: the session resumes by itself,
+	// with backoff, and each new single-use token is saved at once.
+	octx, cancel := context.WithTimeout(ctx, g.timeout)
+	sess, err := client.OpenSession(octx, client.SessionConfig{
+		Config: cfg, SessionID: st.SessionID, ResumeToken: st.ResumeToken, LastSeq: st.LastSeq,
+		OnToken: func(id string, token []byte, _ uint64) {
+			st.SessionID, st.ResumeToken = id, token
+			g.save(st)
+		},
+		OnState: func(state client.State, cause error) {
+			if state == client.StateConnected || errors.Is(cause, client.ErrSessionClosed) {
+				return // the normal case, and our own close at the end
+			}
+			msg := ""
+			if cause != nil {
+				msg = cause.Error()
+			}
+			out.emit(map[string]any{"type": "link", "state": state.String(), "error": msg},
+				fmt.Sprintf("* link %s %s", state, msg))
+		},
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sess.Close()
+		_, st.ResumeToken, _ = sess.Resumption()
+		g.save(st)
+	}()
 	var deadline <-chan time.Time
 	if *wait > 0 {
 		deadline = time.After(*wait)
@@ -116,21 +154,18 @@ func cmdListen(ctx context.Context, g *globals, out *printer, args []string) err
 	seen := 0
 	for {
 		select {
-		case e, ok := <-conn.Events():
-			if !ok {
-				if err := conn.Err(); err != nil && !errors.Is(err, context.Canceled) {
-					return err
-				}
-				return nil
-			}
-			out.event(e)
-			if e.Seq > s.LastSeq && conn.Ack(e.Seq) == nil {
-				s.LastSeq = e.Seq
+		case e := <-sess.Events():
+			out.event(e) // taking it from the session acknowledged it
+			if e.Seq > st.LastSeq {
+				st.LastSeq = e.Seq
 			}
 			seen++
 			if *count > 0 && seen >= *count {
 				return nil
 			}
+		case <-sess.Done():
+			_, cause := sess.State()
+			return cause
 		case <-deadline:
 			return nil
 		case <-ctx.Done():

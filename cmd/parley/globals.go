@@ -109,15 +109,23 @@ func (g *globals) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-func (g *globals) dial(ctx context.Context, s *state) (*client.Conn, error) {
+func (g *globals) clientConfig(s *state) (client.Config, error) {
 	tlsCfg, err := g.tlsConfig()
+	if err != nil {
+		return client.Config{}, err
+	}
+	return client.Config{Addr: g.server, TLS: tlsCfg, ClientName: "parley-cli", DeviceID: s.DeviceID, ManualAck: true,
+		Screen: &devicev1.Screen{Width: uint32(g.width), Height: uint32(g.height)}}, nil
+}
+
+func (g *globals) dial(ctx context.Context, s *state) (*client.Conn, error) {
+	cfg, err := g.clientConfig(s)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	return client.Dial(ctx, client.Config{Addr: g.server, TLS: tlsCfg, ClientName: "parley-cli", DeviceID: s.DeviceID, ManualAck: true,
-		Screen: &devicev1.Screen{Width: uint32(g.width), Height: uint32(g.height)}})
+	return client.Dial(ctx, cfg)
 }
 
 // resume dials and resumes the remembered session; the new resume token
