@@ -3,15 +3,13 @@ package frame_test
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/golang/snappy"
 
 	"github.com/parleygw/parley/core/frame"
+	"github.com/parleygw/parley/internal/captures"
 )
 
 // maxFuzzAlloc is the most one ReadFrame may allocate under fuzzLimits.
@@ -117,44 +115,12 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		frameOf(1, snappy.Encode(nil, compressible(4096))),
 		append(frameOf(0, []byte("first")), frameOf(1, snappy.Encode(nil, make([]byte, 1000)))...),
 	}
-	for _, capture := range captureFiles(tb) {
+	files, err := captures.Read("*.bin")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, capture := range files {
 		seeds = append(seeds, capture, frameOf(0, capture), frameOf(1, snappy.Encode(nil, capture)))
 	}
 	return seeds
-}
-
-// captureFiles reads the recorded client and server streams from
-// ../shared/interop/captures beside the module root; none when absent.
-func captureFiles(tb testing.TB) [][]byte {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return nil
-		}
-		dir = parent
-	}
-	paths, err := filepath.Glob(filepath.Join(dir, "..", "shared", "interop", "captures", "*.bin"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var files [][]byte
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		files = append(files, b)
-	}
-	return files
 }

@@ -1,13 +1,12 @@
 package sametime
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/parleygw/parley/internal/captures"
 	"github.com/parleygw/parley/plugins/sametime/stclient"
 )
 
@@ -100,29 +99,6 @@ func TestMIMEDepthIsBounded(t *testing.T) {
 	}
 }
 
-// captureDir finds ../shared/interop/captures from the module root, or "".
-func captureDir(tb testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	captures := filepath.Join(dir, "..", "shared", "interop", "captures")
-	if fi, err := os.Stat(captures); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return captures
-}
-
 // FuzzMessageText feeds peer-controlled message text to the HTML and MIME
 // converters: they must not panic and must keep valid UTF-8 valid.
 func FuzzMessageText(f *testing.F) {
@@ -130,13 +106,12 @@ func FuzzMessageText(f *testing.F) {
 		f.Add(v.in)
 	}
 	f.Add(purpleMIME)
-	if dir := captureDir(f); dir != "" {
-		files, _ := filepath.Glob(filepath.Join(dir, "sametime-*"))
-		for _, name := range files {
-			if b, err := os.ReadFile(name); err == nil {
-				f.Add(string(b))
-			}
-		}
+	files, err := captures.Read("sametime-*")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, b := range files {
+		f.Add(string(b))
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		h := htmlToText(s)

@@ -4,42 +4,12 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/parleygw/parley/internal/captures"
 	"github.com/parleygw/parley/plugins/groupwise/gwproto"
 )
-
-// captureSeeds returns the server→client streams of the shared interop
-// captures (real traffic towards libpurple), or nothing when ../shared next
-// to the module root is absent.
-func captureSeeds(tb testing.TB) [][]byte {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return nil
-		}
-		dir = parent
-	}
-	names, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "interop", "captures", "groupwise-*.s2c.bin"))
-	var out [][]byte
-	for _, n := range names {
-		if b, err := os.ReadFile(n); err == nil {
-			out = append(out, b)
-		}
-	}
-	return out
-}
 
 func concat(parts ...[]byte) []byte {
 	var out []byte
@@ -53,7 +23,11 @@ func concat(parts ...[]byte) []byte {
 // and then reads events: whatever arrives, the client must not panic or
 // hang, and must end the connection with an error once the stream ends.
 func FuzzServerStream(f *testing.F) {
-	for _, seed := range captureSeeds(f) {
+	streams, err := captures.Read("groupwise-*.s2c.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range streams {
 		f.Add(seed)
 	}
 	f.Add(concat(vectorLoginResponse, vectorResultResponse, vectorMessageEvent, vectorStatusEvent,

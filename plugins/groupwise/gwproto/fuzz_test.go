@@ -3,42 +3,24 @@ package gwproto
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/parleygw/parley/internal/captures"
 )
 
-// captureFiles returns the contents of the shared interop captures whose
-// names match pattern, or nothing when ../shared (next to the module root)
-// is absent.
-func captureFiles(t testing.TB, pattern string) [][]byte {
-	t.Helper()
-	dir, err := os.Getwd()
+// captureFiles returns the shared interop captures whose names match
+// pattern, or nothing when ../shared is absent.
+func captureFiles(tb testing.TB, pattern string) [][]byte {
+	tb.Helper()
+	files, err := captures.Read(pattern)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return nil
-		}
-		dir = parent
-	}
-	names, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "interop", "captures", pattern))
-	var out [][]byte
-	for _, n := range names {
-		if b, err := os.ReadFile(n); err == nil {
-			out = append(out, b)
-		}
-	}
-	return out
+	return files
 }
 
 // splitServerStream cuts a captured server stream into its messages.

@@ -4,41 +4,13 @@ import (
 	"bytes"
 	"crypto/tls"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/parleygw/parley/internal/captures"
 	"github.com/parleygw/parley/plugins/groupwise/gwproto"
 )
-
-// captureSeeds returns the client streams of the shared interop captures
-// (../shared next to the module root), or nothing when they are absent.
-func captureSeeds(t testing.TB) [][]byte {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return nil
-		}
-		dir = parent
-	}
-	names, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "interop", "captures", "groupwise-*.c2s.bin"))
-	var out [][]byte
-	for _, n := range names {
-		if b, err := os.ReadFile(n); err == nil {
-			out = append(out, b)
-		}
-	}
-	return out
-}
 
 func seedRequest(cmd string, fields ...gwproto.Field) []byte {
 	b, err := (&gwproto.Request{Command: cmd, Fields: fields, TID: "9"}).AppendTo(nil)
@@ -67,7 +39,11 @@ func FuzzHandle(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	for _, c := range captureSeeds(f) {
+	streams, err := captures.Read("groupwise-*.c2s.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range streams {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

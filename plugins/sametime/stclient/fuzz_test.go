@@ -7,44 +7,14 @@ import (
 	"encoding/hex"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/parleygw/parley/internal/captures"
 	"github.com/parleygw/parley/plugins/sametime/stproto"
 )
-
-// captureStreams returns the server-to-client Sametime streams recorded in
-// ../shared/interop/captures (relative to the module root), or nothing
-// when that directory is absent.
-func captureStreams(tb testing.TB) [][]byte {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		return nil
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return nil
-		}
-		dir = parent
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "interop", "captures", "sametime-*.s2c.bin"))
-	var out [][]byte
-	for _, f := range files {
-		if b, err := os.ReadFile(f); err == nil && len(b) > 0 {
-			out = append(out, b)
-		}
-	}
-	return out
-}
 
 // frames concatenates encoded messages into one server stream.
 func frames(tb testing.TB, ms ...*stproto.Message) []byte {
@@ -195,8 +165,14 @@ func (h *dispatchHarness) close() {
 // FuzzDispatch feeds arbitrary server streams to a logged-in client: no
 // input may panic it or leave goroutines behind.
 func FuzzDispatch(f *testing.F) {
-	for _, s := range captureStreams(f) {
-		f.Add(s)
+	streams, err := captures.Read("sametime-*.s2c.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range streams {
+		if len(s) > 0 {
+			f.Add(s)
+		}
 	}
 	for _, s := range seedStreams(f) {
 		f.Add(s)

@@ -2,48 +2,23 @@ package stproto
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/parleygw/parley/internal/captures"
 )
 
-// captureDir returns ../shared/interop/captures relative to the module
-// root, or "" when it is absent (the repository must test without it).
-func captureDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "interop", "captures")
-	if fi, err := os.Stat(c); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return c
-}
-
-// captureStreams returns the raw Sametime byte streams of the captures.
+// captureStreams returns the raw Sametime byte streams of the captures
+// (client streams first), or nothing when ../shared is absent.
 func captureStreams(tb testing.TB) [][]byte {
-	dir := captureDir(tb)
-	if dir == "" {
-		return nil
-	}
+	tb.Helper()
 	var out [][]byte
-	for _, pat := range []string{"sametime-*.c2s.bin", "sametime-*.s2c.bin"} {
-		files, _ := filepath.Glob(filepath.Join(dir, pat))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err == nil && len(b) > 0 {
+	for _, pattern := range []string{"sametime-*.c2s.bin", "sametime-*.s2c.bin"} {
+		files, err := captures.Read(pattern)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, b := range files {
+			if len(b) > 0 {
 				out = append(out, b)
 			}
 		}
