@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleygw/parley/core/frame"
+)
+
+// idleOptions shape the idle scenario.
+type idleOptions struct {
+	sizes     []int // attached idle sessions at which memory is measured
+	held      int   // sessions held in the cache with their links dropped
+	groupwise int   // idle sessions on the GroupWise backend (plugin with an upstream TLS connection each)
+}
+
+// loginConcurrency bounds the logins in flight while sessions are set up.
+var loginConcurrency = 64
+
+// devicesPerSourceIP keeps each 127.0.0.x source address well inside the
+// ephemeral port range.
+const devicesPerSourceIP = 20000
+
+// sourceAddr spreads devices over 127.0.0.2, 127.0.0.3, …
+func sourceAddr(i int) net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i/devicesPerSourceIP))}
+}
+
+// memSample is the memory of the gateway and its plugin at one moment.
+type memSample struct {
+	sessions        int
+	gatewayRSS      int64
+	pluginRSS       int64
+	heap, stack, gr float64
+}
+
+func sampleMemory(ctx context.Context, g *gateway, plugin string, sessions int) (memSample, error) {
+	st, err := scrapeGoStats(ctx, g.metricsAddr)
+	if err != nil {
+		return memSample{}, err
+	}
+	return memSample{sessions: sessions, gatewayRSS: rss(g.PID()), pluginRSS: rss(g.plugin(plugin)),
+		heap: st.heapInuse, stack: st.stackInuse, gr: st.goroutines}, nil
+}
+
+// settle waits for the gateway to finish what logins left behind (log
+// lines, persisted sessions) before memory is read.
+func settle(ctx context.Context) {
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+	}
+}
+
+// loginDevices logs in users[from:to] from new devices, loginConcurrency
+// at a time, keeping the links open when keep is set. It returns the
+// devices (nil entries when not kept) and the logins per second.
+func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int, keep bool, devs []*device) (float64, error) {
+	sem := make(chan struct{}, loginConcurrency)
+	var wg sync.WaitGroup
+	var firstErr atomic.Pointer[error]
+	t0 := time.Now()
+	for i := from; i < to && firstErr.Load() == nil && ctx.Err() == nil; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			defer cancel()
+			d, err := dialDevice(dctx, g.addr, g.tls, sourceAddr(i), users[i].ID+"-idle", frame.Limits{})
+			if err == nil {
+				_, err = d.login(users[i].ID)
+				if err != nil {
+					d.Close()
+				}
+			}
+			if err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+			if keep {
+				devs[i] = d
+			} else {
+				d.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return 0, *e
+	}
+	return float64(to-from) / time.Since(t0).Seconds(), ctx.Err()
+}
+
+func scenarioIdle(ctx context.Context, o options, rep *report) error {
+	opt := o.idle
+	limit := raiseNoFile()
+	sizes := slices.Clone(opt.sizes)
+	slices.Sort(sizes)
+	maxFD := int(limit) - 200
+	for i, n := range sizes {
+		if n > maxFD {
+			rep.problem("idle: %d attached sessions need %d descriptors in parleyd and here, but RLIMIT_NOFILE is %d (and cannot be raised without CAP_SYS_RESOURCE): measuring %d", n, n, limit, maxFD)
+			sizes[i] = maxFD
+		}
+	}
+	sizes = slices.Compact(sizes)
+	attached := sizes[len(sizes)-1]
+	total := max(attached, opt.held)
+
+	work, err := os.MkdirTemp("", "parley-bench-idle-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	users := numbered("u", total)
+	t0 := time.Now()
+	g, err := startGateway(ctx, o.binDir, work, "gateway", gatewaySpec{memoryUsers: users, heartbeat: 10 * time.Minute, idleTimeout: time.Hour})
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	o.logf("idle: parleyd up with %d users in %v (configuration database %v)", total, time.Since(t0).Round(time.Millisecond), g.setupTime.Round(time.Millisecond))
+	const plugin = "parley-backend-memory"
+	settle(ctx)
+	base, err := sampleMemory(ctx, g, plugin, 0)
+	if err != nil {
+		return err
+	}
+	devs := make([]*device, total)
+	defer func() {
+		for _, d := range devs {
+			if d != nil {
+				d.Close()
+			}
+		}
+	}()
+	prev, done := base, 0
+	for _, n := range sizes {
+		prof := o.perf.start(o, fmt.Sprintf("idle-login-%d", n), g.PID(), g.plugin(plugin))
+		rate, err := loginDevices(ctx, g, users, done, n, true, devs)
+		prof.stop(o)
+		if err != nil {
+			return fmt.Errorf("idle: logging in devices %d..%d: %w", done, n, err)
+		}
+		done = n
+		settle(ctx)
+		s, err := sampleMemory(ctx, g, plugin, n)
+		if err != nil {
+			return err
+		}
+		o.logf("idle: %d attached sessions: parleyd RSS %d MB, plugin RSS %d MB, heap %.0f MB, stack %.0f MB, %0.f goroutines (%.0f logins/s)",
+			n, s.gatewayRSS>>20, s.pluginRSS>>20, s.heap/1e6, s.stack/1e6, s.gr, rate)
+		reportIdle(rep, fmt.Sprintf("idle %d attached", n), base, prev, s, rate)
+		prev = s
+	}
+	if opt.held > attached {
+		// Devices drop their links; the sessions wait in the cache for
+		// them, as phones that went to the background do.
+		for i, d := range devs {
+			if d != nil {
+				d.Close()
+				devs[i] = nil
+			}
+		}
+		rate, err := loginDevices(ctx, g, users, attached, opt.held, false, nil)
+		if err != nil {
+			return fmt.Errorf("idle: logging in sessions %d..%d: %w", attached, opt.held, err)
+		}
+		settle(ctx)
+		s, err := sampleMemory(ctx, g, plugin, opt.held)
+		if err != nil {
+			return err
+		}
+		o.logf("idle: %d sessions held, links dropped: parleyd RSS %d MB, plugin RSS %d MB, heap %.0f MB, %.0f goroutines (%.0f logins/s)",
+			opt.held, s.gatewayRSS>>20, s.pluginRSS>>20, s.heap/1e6, s.gr, rate)
+		sessionsHeld := float64(opt.held)
+		rep.add(figure{Scenario: "idle", Name: "sessions held (links dropped)", Value: sessionsHeld, Unit: "sessions",
+			Target: fmt.Sprintf(">= %d", targetSessions), Met: atLeast(sessionsHeld, targetSessions),
+			Note: fmt.Sprintf("parleyd RSS %d MB, plugin RSS %d MB, %.0f logins/s while filling", s.gatewayRSS>>20, s.pluginRSS>>20, rate)})
+		perHeld := float64(s.gatewayRSS-base.gatewayRSS) / sessionsHeld
+		rep.add(figure{Scenario: "idle", Name: "parleyd RSS per held session (no link)", Value: perHeld / 1024, Unit: "KB"})
+		rep.add(figure{Scenario: "idle", Name: "plugin RSS per held session", Value: float64(s.pluginRSS-base.pluginRSS) / sessionsHeld / 1024, Unit: "KB"})
+	}
+	if opt.groupwise > 0 {
+		return idleGroupWise(ctx, o, rep, work)
+	}
+	return nil
+}
+
+// reportIdle adds the per-session figures at one size: from the empty
+// gateway (base) and, as a slope that leaves fixed costs out, from the
+// previous size.
+func reportIdle(rep *report, scen string, base, prev, s memSample, rate float64) {
+	n := float64(s.sessions - base.sessions)
+	gw := float64(s.gatewayRSS-base.gatewayRSS) / n
+	pl := float64(s.pluginRSS-base.pluginRSS) / n
+	note := fmt.Sprintf("heap %.1f KB + stacks %.1f KB per session, %.2f goroutines per session; %.0f logins/s",
+		(s.heap-base.heap)/n/1024, (s.stack-base.stack)/n/1024, (s.gr-base.gr)/n, rate)
+	if prev.sessions > base.sessions {
+		dn := float64(s.sessions - prev.sessions)
+		note += fmt.Sprintf("; slope from %d: parleyd %.1f KB, plugin %.1f KB per session", prev.sessions,
+			float64(s.gatewayRSS-prev.gatewayRSS)/dn/1024, float64(s.pluginRSS-prev.pluginRSS)/dn/1024)
+	}
+	rep.add(figure{Scenario: scen, Name: "parleyd RSS per idle session", Value: gw / 1024, Unit: "KB",
+		Target: fmt.Sprintf("<= %d KB", targetIdleGateway>>10), Met: atMost(gw, targetIdleGateway), Note: note})
+	rep.add(figure{Scenario: scen, Name: "parleyd + memory plugin RSS per session", Value: (gw + pl) / 1024, Unit: "KB",
+		Target: fmt.Sprintf("<= %d KB", targetIdleTotal>>10), Met: atMost(gw+pl, targetIdleTotal)})
+}
+
+// idleGroupWise holds idle sessions on the GroupWise backend, where the
+// plugin keeps a TLS connection to the IM server per session.
+func idleGroupWise(ctx context.Context, o options, rep *report, work string) error {
+	n := o.idle.groupwise
+	users := numbered("w", n)
+	fake, err := startFakeGroupWise(ctx, o.binDir, work, users)
+	if err != nil {
+		return err
+	}
+	defer fake.stop(5 * time.Second)
+	ids := make([]string, n)
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	g, err := startGateway(ctx, o.binDir, work, "gateway-gw", gatewaySpec{groupwise: fake, gwUsers: ids, heartbeat: 10 * time.Minute, idleTimeout: time.Hour})
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	const plugin = "parley-backend-groupwise"
+	settle(ctx)
+	base, err := sampleMemory(ctx, g, plugin, 0)
+	if err != nil {
+		return err
+	}
+	devs := make([]*device, n)
+	defer func() {
+		for _, d := range devs {
+			if d != nil {
+				d.Close()
+			}
+		}
+	}()
+	rate, err := loginDevices(ctx, g, users, 0, n, true, devs)
+	if err != nil {
+		return fmt.Errorf("idle groupwise: %w", err)
+	}
+	settle(ctx)
+	s, err := sampleMemory(ctx, g, plugin, n)
+	if err != nil {
+		return err
+	}
+	o.logf("idle groupwise: %d sessions: parleyd RSS %d MB, plugin RSS %d MB (%.0f logins/s)", n, s.gatewayRSS>>20, s.pluginRSS>>20, rate)
+	scen := fmt.Sprintf("idle %d groupwise", n)
+	gw := float64(s.gatewayRSS-base.gatewayRSS) / float64(n)
+	pl := float64(s.pluginRSS-base.pluginRSS) / float64(n)
+	rep.add(figure{Scenario: scen, Name: "parleyd RSS per idle session", Value: gw / 1024, Unit: "KB",
+		Target: fmt.Sprintf("<= %d KB", targetIdleGateway>>10), Met: atMost(gw, targetIdleGateway)})
+	rep.add(figure{Scenario: scen, Name: "parleyd + groupwise plugin RSS per session", Value: (gw + pl) / 1024, Unit: "KB",
+		Target: fmt.Sprintf("<= %d KB", targetIdleTotal>>10), Met: atMost(gw+pl, targetIdleTotal),
+		Note: fmt.Sprintf("plugin %.1f KB per session (one TLS connection to the IM server each); %.0f logins/s", pl/1024, rate)})
+	return nil
+}

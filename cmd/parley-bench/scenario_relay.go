@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// relayOptions shape the relay scenario.
+type relayOptions struct {
+	backends []string  // memory, groupwise
+	pairs    int       // sender/receiver device pairs per path
+	loads    []float64 // offered msgs/s; 0 is closed loop ("max")
+	halfLoad float64   // the load the added-latency targets apply at
+	duration time.Duration
+	inflight int // concurrent sends per sender device
+}
+
+// Targets (issue 7), for a 2-core machine.
+const (
+	targetRelayRate   = 20000 // chat messages/s end to end
+	targetAddedP50    = 0.3   // ms at half load
+	targetAddedP99    = 2.0   // ms at half load
+	targetResumeRatio = 0.20  // resume time / full login time
+	targetStorm       = 10 * time.Second
+	targetFileRate    = 100 // MB/s
+	targetFileBuffer  = 256 << 10
+	targetIdleGateway = 24 << 10
+	targetIdleTotal   = 64 << 10
+	targetSessions    = 100000
+	targetWireRatio   = 0.5
+)
+
+func scenarioRelay(ctx context.Context, o options, rep *report) error {
+	ro := o.relay
+	work, err := os.MkdirTemp("", "parley-bench-relay-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	var spec gatewaySpec
+	var fake *fakeGroupWise
+	var memUsers, gwUsers []imUser
+	for i := range ro.pairs {
+		for _, prefix := range []string{"m", "g", "d"} {
+			a, b := pairNames(prefix, i)
+			switch prefix {
+			case "m":
+				memUsers = append(memUsers, imUser{ID: a, Password: password, Contacts: []string{}}, imUser{ID: b, Password: password, Contacts: []string{}})
+			default:
+				gwUsers = append(gwUsers, imUser{ID: a, Password: password, Contacts: []string{}}, imUser{ID: b, Password: password, Contacts: []string{}})
+				if prefix == "g" {
+					spec.gwUsers = append(spec.gwUsers, a, b)
+				}
+			}
+		}
+	}
+	if slices.Contains(ro.backends, "memory") {
+		spec.memoryUsers = memUsers
+	}
+	if slices.Contains(ro.backends, "groupwise") {
+		if fake, err = startFakeGroupWise(ctx, o.binDir, work, gwUsers); err != nil {
+			return err
+		}
+		defer fake.stop(5 * time.Second)
+		spec.groupwise = fake
+	} else {
+		spec.gwUsers = nil
+	}
+	g, err := startGateway(ctx, o.binDir, work, "gateway", spec)
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+
+	tr := &tracker{}
+	for _, backend := range ro.backends {
+		var gwPath, direct relayPath
+		procs := []namedPID{{"parleyd", g.PID()}}
+		switch backend {
+		case "memory":
+			gp, err := newGatewayRelay(ctx, "memory via parleyd", g, "m", ro.pairs, tr)
+			if err != nil {
+				return fmt.Errorf("relay memory: %w", err)
+			}
+			dp, err := newPluginRelay(ctx, o.binDir, work, memUsers, "m", ro.pairs, tr)
+			if err != nil {
+				gp.close()
+				return fmt.Errorf("relay memory baseline: %w", err)
+			}
+			gwPath, direct = gp, dp
+			procs = append(procs, namedPID{"plugin", g.plugin("parley-backend-memory")}, namedPID{"direct plugin", dp.pid})
+		case "groupwise":
+			gp, err := newGatewayRelay(ctx, "groupwise via parleyd", g, "g", ro.pairs, tr)
+			if err != nil {
+				return fmt.Errorf("relay groupwise: %w", err)
+			}
+			dp, err := newGWDirectRelay(ctx, fake, "d", ro.pairs, tr)
+			if err != nil {
+				gp.close()
+				return fmt.Errorf("relay groupwise baseline: %w", err)
+			}
+			gwPath, direct = gp, dp
+			procs = append(procs, namedPID{"plugin", g.plugin("parley-backend-groupwise")}, namedPID{"fake server", fake.PID()})
+		default:
+			return fmt.Errorf("relay: unknown backend %q", backend)
+		}
+		procs = append(procs, namedPID{"bench", os.Getpid()})
+		runRelayBackend(ctx, o, rep, tr, backend, gwPath, direct, procs)
+		gwPath.close()
+		direct.close()
+	}
+	return nil
+}
+
+func runRelayBackend(ctx context.Context, o options, rep *report, tr *tracker, backend string, gwPath, direct relayPath, procs []namedPID) {
+	ro := o.relay
+	// Warm up both paths (and learn the conversations) before measuring.
+	for _, p := range []relayPath{direct, gwPath} {
+		r := runStep(ctx, tr, p, ro.pairs, "w"+backend+" ", 2000, 500*time.Millisecond, 1, procs)
+		if r.delivered == 0 {
+			rep.problem("relay %s warm-up on %s: nothing delivered: %s", backend, p.label(), r.lossNote())
+		}
+		o.logf("warm-up %s: %d/%d delivered, %s", p.label(), r.delivered, r.sent, r.lat.summary())
+	}
+	scen := "relay " + backend
+	for si, load := range ro.loads {
+		loadName := "max"
+		if load > 0 {
+			loadName = strconv.Itoa(int(load)) + "/s"
+		}
+		var res [2]stepResult
+		for pi, p := range []relayPath{direct, gwPath} {
+			if ctx.Err() != nil {
+				return
+			}
+			tag := fmt.Sprintf("s%d%d ", si, pi)
+			res[pi] = runStep(ctx, tr, p, ro.pairs, tag, load, ro.duration, ro.inflight, procs)
+			o.logf("%s %s: %.0f msgs/s, %s; %s %s", p.label(), loadName, res[pi].throughput, res[pi].lat.summary(), res[pi].cpu, res[pi].lossNote())
+		}
+		d, gw := res[0], res[1]
+		note := gw.cpu
+		if loss := gw.lossNote(); loss != "" {
+			note += "; gateway: " + loss
+		}
+		if loss := d.lossNote(); loss != "" {
+			note += "; baseline: " + loss
+		}
+		tput := figure{Scenario: scen, Name: "throughput at " + loadName, Value: gw.throughput, Unit: "msg/s",
+			Baseline: ptr(d.throughput), BaselineName: direct.label(), Note: note}
+		if load == 0 || load >= targetRelayRate {
+			tput.Target = fmt.Sprintf(">= %d msg/s", targetRelayRate)
+			tput.Met = atLeast(gw.throughput, targetRelayRate)
+		}
+		rep.add(tput)
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"p50", 0.5}, {"p99", 0.99}, {"p99.9", 0.999}} {
+			rep.add(figure{Scenario: scen, Name: fmt.Sprintf("latency %s at %s", q.name, loadName), Value: ms(gw.lat.pct(q.q)), Unit: "ms",
+				Baseline: ptr(ms(d.lat.pct(q.q))), BaselineName: direct.label()})
+		}
+		if load == ro.halfLoad {
+			added50 := ms(gw.lat.pct(0.5)) - ms(d.lat.pct(0.5))
+			added99 := ms(gw.lat.pct(0.99)) - ms(d.lat.pct(0.99))
+			rep.add(figure{Scenario: scen, Name: "added latency p50 at " + loadName, Value: added50, Unit: "ms",
+				Target: fmt.Sprintf("<= %.1f ms", targetAddedP50), Met: atMost(added50, targetAddedP50)})
+			rep.add(figure{Scenario: scen, Name: "added latency p99 at " + loadName, Value: added99, Unit: "ms",
+				Target: fmt.Sprintf("<= %.0f ms", targetAddedP99), Met: atMost(added99, targetAddedP99)})
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleygw/parley/client"
+	"github.com/parleygw/parley/core/frame"
+)
+
+// stormOptions shape the storm scenario.
+type stormOptions struct {
+	devices int
+}
+
+// stormText is the message every device gets while its link is down.
+func stormText(user string) string { return "while you were away, " + user }
+
+func scenarioStorm(ctx context.Context, o options, rep *report) error {
+	n := o.storm.devices
+	if limit := int(raiseNoFile()) - 200; n > limit {
+		rep.problem("storm: %d devices need as many descriptors, RLIMIT_NOFILE allows %d: using %d", n, limit+200, limit)
+		n = limit
+	}
+	work, err := os.MkdirTemp("", "parley-bench-storm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	users := append(numbered("s", n), imUser{ID: "sender", Password: password, Contacts: []string{}})
+	g, err := startGateway(ctx, o.binDir, work, "gateway", gatewaySpec{memoryUsers: users, heartbeat: 10 * time.Minute, idleTimeout: time.Hour})
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+
+	devs := make([]*device, n)
+	defer func() {
+		for _, d := range devs {
+			if d != nil {
+				d.Close()
+			}
+		}
+	}()
+	rate, err := loginDevices(ctx, g, users, 0, n, true, devs)
+	if err != nil {
+		return fmt.Errorf("storm: logging in: %w", err)
+	}
+	o.logf("storm: %d devices logged in (%.0f logins/s)", n, rate)
+	type resumeState struct {
+		id    string
+		token []byte
+		last  uint64
+	}
+	states := make([]resumeState, n)
+	for i, d := range devs {
+		// The resume token came with SessionOpened; dialDevice's login
+		// kept it on the device.
+		states[i] = resumeState{id: d.sessionID, token: d.token, last: d.lastSeq}
+	}
+	sender, err := client.Dial(ctx, client.Config{Addr: g.addr, TLS: g.tls, ClientName: "parley-bench", DeviceID: "sender-bench"})
+	if err != nil {
+		return err
+	}
+	defer sender.Close()
+	if _, err := sender.Login(ctx, "sender", password); err != nil {
+		return err
+	}
+
+	// Every link drops at once (a network change, a gateway-side
+	// failover); while the devices are away each gets a message.
+	for i, d := range devs {
+		d.Close()
+		devs[i] = nil
+	}
+	sendStart := time.Now()
+	var sendWG sync.WaitGroup
+	var sendErrs atomic.Int64
+	sem := make(chan struct{}, 64)
+	for i := range n {
+		sem <- struct{}{}
+		sendWG.Add(1)
+		go func() {
+			defer sendWG.Done()
+			defer func() { <-sem }()
+			if _, err := sender.SendMessage(ctx, users[i].ID, "", stormText(users[i].ID), fmt.Sprintf("storm-%d", i)); err != nil {
+				sendErrs.Add(1)
+			}
+		}()
+	}
+	sendWG.Wait()
+	o.logf("storm: %d messages sent to the absent devices in %v (%d failed)", n, time.Since(sendStart).Round(time.Millisecond), sendErrs.Load())
+
+	// All devices resume at once, each reading until its message arrives.
+	var (
+		back, got, failed, dups atomic.Int64
+		wg                      sync.WaitGroup
+		firstErr                atomic.Pointer[error]
+		backAt, gotAt           = make([]time.Duration, n), make([]time.Duration, n)
+	)
+	start := make(chan struct{})
+	prof := o.perf.start(o, fmt.Sprintf("storm-%d", n), g.PID(), g.plugin("parley-backend-memory"))
+	t0 := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			defer cancel()
+			err := func() error {
+				d, err := dialDevice(rctx, g.addr, g.tls, sourceAddr(i), users[i].ID+"-idle", frame.Limits{})
+				if err != nil {
+					return err
+				}
+				devs[i] = d
+				if dl, ok := rctx.Deadline(); ok {
+					d.conn.SetDeadline(dl)
+				}
+				st := states[i]
+				if _, err := d.resume(st.id, st.token, st.last); err != nil {
+					return err
+				}
+				backAt[i] = time.Since(t0)
+				back.Add(1)
+				want, seen := stormText(users[i].ID), 0
+				for seen == 0 {
+					for _, e := range d.takeEvents() {
+						if m := e.GetMessage(); m != nil && m.Text == want {
+							seen++
+						}
+					}
+					if seen == 0 {
+						if _, err := d.readFrame(); err != nil {
+							return fmt.Errorf("waiting for the missed message: %w", err)
+						}
+					}
+				}
+				gotAt[i] = time.Since(t0)
+				got.Add(1)
+				if err := d.ack(); err != nil {
+					return err
+				}
+				if seen > 1 {
+					dups.Add(int64(seen - 1))
+				}
+				return nil
+			}()
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, &err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(t0)
+	prof.stop(o)
+	var allBack, allGot time.Duration
+	for i := range n {
+		allBack, allGot = max(allBack, backAt[i]), max(allGot, gotAt[i])
+	}
+	backs := durations(backAt)
+	lost := int64(n) - got.Load()
+	note := fmt.Sprintf("%d of %d resumed, %d got the message sent while away (%d lost, %d duplicates); all resumed after %v (half after %v, 90%% after %v); %d sends failed",
+		back.Load(), n, got.Load(), lost, dups.Load(), allBack.Round(time.Millisecond), backs.pct(0.5).Round(time.Millisecond), backs.pct(0.9).Round(time.Millisecond), sendErrs.Load())
+	if e := firstErr.Load(); e != nil {
+		note += fmt.Sprintf("; first failure: %v", *e)
+	}
+	o.logf("storm: %s (%v)", note, elapsed.Round(time.Millisecond))
+	value := allGot.Seconds()
+	if lost > 0 {
+		value = elapsed.Seconds()
+	}
+	rep.add(figure{Scenario: fmt.Sprintf("storm %d", n), Name: "all devices resumed with missed messages", Value: value, Unit: "s",
+		Target: fmt.Sprintf("<= %v, no loss", targetStorm), Met: ptr(value <= targetStorm.Seconds() && lost == 0 && sendErrs.Load() == 0), Note: note})
+	lostF := float64(lost)
+	rep.add(figure{Scenario: fmt.Sprintf("storm %d", n), Name: "messages lost", Value: lostF, Unit: "msgs", Target: "0", Met: ptr(lost == 0)})
+	return nil
+}
