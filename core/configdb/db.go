@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -75,7 +76,7 @@ func Open(ctx context.Context, driver, dsn string, opts ...Option) (*DB, error) 
 		return nil, fmt.Errorf("configdb: open: %w", err)
 	}
 	db.sql = sqlDB
-	if err := sqlDB.PingContext(ctx); err != nil {
+	if err := ping(ctx, sqlDB, driver); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("configdb: open %s: %w", driver, err)
 	}
@@ -84,6 +85,25 @@ func Open(ctx context.Context, driver, dsn string, opts ...Option) (*DB, error) 
 		return nil, err
 	}
 	return db, nil
+}
+
+// ping checks the connection. A new SQLite connection switches the file
+// to WAL mode, which SQLite refuses with SQLITE_BUSY at once, without its
+// busy handler, while another process is doing the same: such a refusal is
+// retried for up to the busy timeout.
+func ping(ctx context.Context, sqlDB *sql.DB, driver string) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+		err := sqlDB.PingContext(ctx)
+		if err == nil || driver != DriverSQLite || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // sqliteDSN turns a file path into a modernc.org/sqlite DSN with the
