@@ -49,11 +49,11 @@ func TestEventQueueOverflowMarksSessionForResyncAfterKeptEvents(t *testing.T) {
 	for i := range 5 {
 		q.Emit(Event{SessionID: "s1", Kind: MessageEvent{Text: fmt.Sprint(i)}})
 	}
-	first := q.take(1)
+	first := q.take(nil, 1)
 	if len(first) != 1 || first[0].Kind.(MessageEvent).Text != "0" {
 		t.Fatalf("first take = %+v", first)
 	}
-	rest := q.take(10)
+	rest := q.take(nil, 10)
 	if len(rest) != 2 {
 		t.Fatalf("second take has %d events, want the kept message then the resync marker", len(rest))
 	}
@@ -63,7 +63,37 @@ func TestEventQueueOverflowMarksSessionForResyncAfterKeptEvents(t *testing.T) {
 	if r, ok := rest[1].Kind.(ResyncEvent); !ok || r.Dropped != 3 || rest[1].SessionID != "s1" {
 		t.Fatalf("marker = %+v, want resync for s1 with 3 dropped", rest[1])
 	}
-	if again := q.take(10); len(again) != 0 {
+	if again := q.take(nil, 10); len(again) != 0 {
 		t.Fatalf("queue not empty: %+v", again)
+	}
+}
+
+func TestEventQueueKeepsOrderWhileTakesAndEmitsInterleave(t *testing.T) {
+	q := newEventQueue(300)
+	next, want := 0, 0
+	var batch []Event
+	for round := range 200 {
+		for range round % 7 * 20 { // bursts of 0 to 120 events
+			q.Emit(Event{SessionID: "s1", Kind: MessageEvent{Text: fmt.Sprint(next)}})
+			next++
+		}
+		batch = q.take(batch[:0], round%5*30+1)
+		for _, e := range batch {
+			if got := e.Kind.(MessageEvent).Text; got != fmt.Sprint(want) {
+				t.Fatalf("round %d: got event %s, want %d", round, got, want)
+			}
+			want++
+		}
+	}
+	for batch = q.take(batch[:0], 1000); len(batch) > 0; batch = q.take(batch[:0], 1000) {
+		for _, e := range batch {
+			if _, ok := e.Kind.(ResyncEvent); ok {
+				t.Fatalf("an event was dropped below the queue's bound (resync after %d)", want)
+			}
+			want++
+		}
+	}
+	if want != next {
+		t.Fatalf("took %d events, emitted %d", want, next)
 	}
 }

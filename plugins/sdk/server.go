@@ -249,8 +249,9 @@ func (s *grpcServer) DeclineFile(ctx context.Context, req *pb.DeclineFileRequest
 // Subscribe streams queued events until the gateway goes away.
 func (s *grpcServer) Subscribe(_ *pb.SubscribeRequest, stream pb.Backend_SubscribeServer) error {
 	ctx := stream.Context()
+	var batch []Event // reused: one batch is converted and sent before the next is taken
 	for {
-		batch := s.events.take(maxEventBatch)
+		batch = s.events.take(batch[:0], maxEventBatch)
 		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
