@@ -158,4 +158,3 @@ func BenchmarkReceive(b *testing.B) {
 	close(start)
 	b.ReportMetric(float64(acks.Load())/float64(b.N), "acks/event")
 }
-
