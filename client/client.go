@@ -89,7 +89,18 @@ type Conn struct {
 	events    chan *devicev1.Event
 	done      chan struct{}
 	manualAck bool
+
+	// guarded by mu: the newest seq to acknowledge, the newest already
+	// sent, and the timer that sends a waiting acknowledgement.
+	ackSeq, ackedSeq uint64
+	ackTimer         *time.Timer
 }
+
+// AckDelay is the longest an acknowledgement waits before it is sent on
+// its own. Acknowledgements of events that arrive meanwhile replace it,
+// and a request sent meanwhile carries it in its frame, so a busy link
+// sends one Ack per AckDelay instead of one per event frame.
+const AckDelay = 20 * time.Millisecond
 
 // Dial connects, sends Hello and waits for Welcome.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
@@ -157,8 +168,17 @@ func (c *Conn) Call(ctx context.Context, m *devicev1.Message) (*devicev1.Message
 	}
 }
 
-// send writes one message in its own frame.
+// send writes messages in one frame, after a waiting acknowledgement
+// (never in a sensitive frame: those carry credentials only).
 func (c *Conn) send(sensitive bool, msgs ...*devicev1.Message) error {
+	if !sensitive {
+		if ack := c.takeAck(); ack != nil {
+			msgs = append([]*devicev1.Message{ack}, msgs...)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
 	body, err := proto.Marshal(&devicev1.Frame{Messages: msgs})
 	if err != nil {
 		return fmt.Errorf("client: marshal: %w", err)
@@ -249,9 +269,46 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // the link ends.
 func (c *Conn) Events() <-chan *devicev1.Event { return c.events }
 
-// Ack acknowledges every event up to seq; the gateway may then forget them.
+// Ack acknowledges every event up to seq; the gateway may then forget
+// them. The acknowledgement goes out within AckDelay, or sooner with the
+// next request. One still waiting when the link drops is not needed:
+// Resume tells the gateway the last seq the device has.
 func (c *Conn) Ack(seq uint64) error {
-	return c.send(false, &devicev1.Message{Body: &devicev1.Message_Ack{Ack: &devicev1.Ack{Seq: seq}}})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if seq <= c.ackSeq {
+		return nil
+	}
+	c.ackSeq = seq
+	if c.ackTimer == nil {
+		c.ackTimer = time.AfterFunc(AckDelay, c.flushAck)
+	}
+	return nil
+}
+
+// flushAck sends a waiting acknowledgement in a frame of its own.
+func (c *Conn) flushAck() {
+	if err := c.send(false); err != nil {
+		c.fail(err)
+	}
+}
+
+// takeAck returns the waiting acknowledgement, if any, and marks it sent.
+func (c *Conn) takeAck() *devicev1.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+		c.ackTimer = nil
+	}
+	if c.ackSeq <= c.ackedSeq || c.err != nil {
+		return nil
+	}
+	c.ackedSeq = c.ackSeq
+	return &devicev1.Message{Body: &devicev1.Message_Ack{Ack: &devicev1.Ack{Seq: c.ackSeq}}}
 }
 
 // LastSeq is the newest event seq handed to the application (for Resume).
