@@ -96,18 +96,27 @@ func (s *step) failed(err error) {
 
 // stepResult is what one step measured.
 type stepResult struct {
-	path        string
-	offered     float64 // msgs/s; 0: closed loop
-	sent        int
-	delivered   int
-	dups        int
-	sendErrs    int
-	firstErr    error
-	throughput  float64 // delivered msgs/s
-	lat         durations
-	wall        time.Duration
-	cpu         string
-	unfinishedN int
+	path       string
+	offered    float64 // msgs/s; 0: closed loop
+	sent       int
+	delivered  int
+	dups       int
+	sendErrs   int
+	firstErr   error
+	throughput float64 // delivered msgs/s
+	lat        durations
+	wall       time.Duration
+	cpu        string
+	cpuPerMsg  []time.Duration // per process of the step, per delivered message
+}
+
+// cpuPerMessage is the CPU all processes spent per delivered message.
+func (r stepResult) cpuPerMessage() time.Duration {
+	var sum time.Duration
+	for _, c := range r.cpuPerMsg {
+		sum += c
+	}
+	return sum
 }
 
 // runStep offers rate msgs/s (0: as fast as inflight senders per pair
@@ -213,7 +222,14 @@ func runStep(ctx context.Context, tr *tracker, path relayPath, pairs int, tag st
 	if last > 0 {
 		r.throughput = float64(r.delivered) / (float64(last) / float64(time.Second))
 	}
-	r.cpu = cpuShares(namesOf(procs), cpuDelta(procs, cpu0), wall)
+	used := cpuDelta(procs, cpu0)
+	r.cpu = cpuShares(namesOf(procs), used, wall)
+	if r.delivered > 0 {
+		r.cpuPerMsg = make([]time.Duration, len(used))
+		for i, u := range used {
+			r.cpuPerMsg[i] = u / time.Duration(r.delivered)
+		}
+	}
 	return r
 }
 

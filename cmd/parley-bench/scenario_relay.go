@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -117,6 +118,17 @@ func scenarioRelay(ctx context.Context, o options, rep *report) error {
 	return nil
 }
 
+// perProcess lists each process's share of a per-message CPU cost.
+func perProcess(procs []namedPID, per []time.Duration) string {
+	var parts []string
+	for i, p := range procs {
+		if per[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f us", p.name, float64(per[i])/1e3))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func runRelayBackend(ctx context.Context, o options, rep *report, tr *tracker, backend string, gwPath, direct relayPath, procs []namedPID) {
 	ro := o.relay
 	// Warm up both paths (and learn the conversations) before measuring.
@@ -139,7 +151,12 @@ func runRelayBackend(ctx context.Context, o options, rep *report, tr *tracker, b
 				return
 			}
 			tag := fmt.Sprintf("s%d%d ", si, pi)
+			var prof *perfRun
+			if p == gwPath {
+				prof = o.perf.start(o, fmt.Sprintf("relay-%s-%s", backend, strings.TrimSuffix(loadName, "/s")), procs[0].pid, procs[1].pid)
+			}
 			res[pi] = runStep(ctx, tr, p, ro.pairs, tag, load, ro.duration, ro.inflight, procs)
+			prof.stop(o)
 			o.logf("%s %s: %.0f msgs/s, %s; %s %s", p.label(), loadName, res[pi].throughput, res[pi].lat.summary(), res[pi].cpu, res[pi].lossNote())
 		}
 		d, gw := res[0], res[1]
@@ -157,6 +174,11 @@ func runRelayBackend(ctx context.Context, o options, rep *report, tr *tracker, b
 			tput.Met = atLeast(gw.throughput, targetRelayRate)
 		}
 		rep.add(tput)
+		if len(gw.cpuPerMsg) > 0 && len(d.cpuPerMsg) > 0 {
+			rep.add(figure{Scenario: scen, Name: "CPU per message at " + loadName, Value: float64(gw.cpuPerMessage()) / 1e3, Unit: "us",
+				Baseline: ptr(float64(d.cpuPerMessage()) / 1e3), BaselineName: direct.label(),
+				Note: "all processes of the path (" + perProcess(procs, gw.cpuPerMsg) + "); the machine is shared, so throughput follows the CPU left to us, CPU per message much less"})
+		}
 		for _, q := range []struct {
 			name string
 			q    float64
