@@ -66,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		quiet     = fs.Bool("q", false, "no progress lines")
 		backends  = fs.String("backends", "memory,groupwise", "relay: backends to measure")
 		loads     = fs.String("loads", "2000,5000,10000,20000,max", "relay: offered loads in messages/s; max is a closed loop")
-		idleSizes = fs.String("idle-sessions", "10000", "idle: attached idle sessions to hold, comma-separated")
+		idleSizes = fs.String("idle-sessions", "5000,10000,19000", "idle: attached idle sessions at which memory is measured, comma-separated (each beyond RLIMIT_NOFILE is lowered to it)")
 		held      = fs.Int("held-sessions", 100000, "idle: sessions to hold in the cache with their links dropped (0: skip)")
 	)
 	perfDir := fs.String("perf-dir", "", "record perf CPU profiles of parleyd and its plugins during the measured phases into this directory")

@@ -186,13 +186,19 @@ func runRelayBackend(ctx context.Context, o options, rep *report, tr *tracker, b
 			rep.add(figure{Scenario: scen, Name: fmt.Sprintf("latency %s at %s", q.name, loadName), Value: ms(gw.lat.pct(q.q)), Unit: "ms",
 				Baseline: ptr(ms(d.lat.pct(q.q))), BaselineName: direct.label()})
 		}
-		if load == ro.halfLoad {
+		if load > 0 && load <= ro.halfLoad {
+			// What the gateway adds to the direct path; judged at half
+			// the target rate, shown below it for the floor.
 			added50 := ms(gw.lat.pct(0.5)) - ms(d.lat.pct(0.5))
 			added99 := ms(gw.lat.pct(0.99)) - ms(d.lat.pct(0.99))
-			rep.add(figure{Scenario: scen, Name: "added latency p50 at " + loadName, Value: added50, Unit: "ms",
-				Target: fmt.Sprintf("<= %.1f ms", targetAddedP50), Met: atMost(added50, targetAddedP50)})
-			rep.add(figure{Scenario: scen, Name: "added latency p99 at " + loadName, Value: added99, Unit: "ms",
-				Target: fmt.Sprintf("<= %.0f ms", targetAddedP99), Met: atMost(added99, targetAddedP99)})
+			f50 := figure{Scenario: scen, Name: "added latency p50 at " + loadName, Value: added50, Unit: "ms"}
+			f99 := figure{Scenario: scen, Name: "added latency p99 at " + loadName, Value: added99, Unit: "ms"}
+			if load == ro.halfLoad {
+				f50.Target, f50.Met = fmt.Sprintf("<= %.1f ms", targetAddedP50), atMost(added50, targetAddedP50)
+				f99.Target, f99.Met = fmt.Sprintf("<= %.0f ms", targetAddedP99), atMost(added99, targetAddedP99)
+			}
+			rep.add(f50)
+			rep.add(f99)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,7 +119,13 @@ func serveBackend(b *testing.B, impl sdk.Backend, logger hclog.Logger) *sdk.Clie
 	return sdk.NewClient(conn)
 }
 
+// login logs a device in; its client buffers up to 64Ki events, so that
+// no benchmark measures a client that stopped reading.
 func (g *benchGateway) login(b *testing.B, user string) *client.Conn {
+	return g.loginBuffered(b, user, 1<<16)
+}
+
+func (g *benchGateway) loginBuffered(b *testing.B, user string, events int) *client.Conn {
 	b.Helper()
 	tlsCfg, err := tlsterm.ClientConfig(g.caPEM)
 	if err != nil {
@@ -126,7 +133,7 @@ func (g *benchGateway) login(b *testing.B, user string) *client.Conn {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Config{Addr: g.addr, TLS: tlsCfg, ClientName: "bench", DeviceID: user + "-phone", EventBuffer: 1 << 16})
+	c, err := client.Dial(ctx, client.Config{Addr: g.addr, TLS: tlsCfg, ClientName: "bench", DeviceID: user + "-phone", EventBuffer: events})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -225,4 +232,33 @@ func sendAll(ctx context.Context, b *testing.B, c *client.Conn, to string, p, n,
 		}()
 	}
 	wg.Wait()
+}
+
+// BenchmarkIdleSession logs in one more device per op and leaves it idle;
+// it reports what each idle session holds in the gateway core (its link,
+// session and device, and the TLS connection), after a collection. The
+// client side of the links lives in the same process and is measured
+// too, so the figures are an upper bound; docs/performance.md has the
+// gateway alone, from parley-bench.
+func BenchmarkIdleSession(b *testing.B) {
+	users := make([]string, b.N)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%d", i)
+	}
+	g := startBenchGateway(b, users...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
+	b.ResetTimer()
+	for i := range b.N {
+		g.loginBuffered(b, users[i], 1)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	n := float64(b.N)
+	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n, "heap-B/session")
+	b.ReportMetric(float64(after.StackInuse-before.StackInuse)/n, "stack-B/session")
+	b.ReportMetric(float64(runtime.NumGoroutine()-goroutines)/n, "goroutines/session")
 }
