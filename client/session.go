@@ -223,10 +223,17 @@ func (s *Session) supervise() {
 func (s *Session) reconnect() (*Conn, error) {
 	wait := s.cfg.MinBackoff
 	for {
+		if s.isClosed() { // Close raced with the drop: do not come back
+			return nil, ErrSessionClosed
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), max(10*time.Second, s.cfg.MaxBackoff))
 		conn, err := s.connect(ctx)
 		cancel()
 		if err == nil {
+			if s.isClosed() {
+				conn.Close()
+				return nil, ErrSessionClosed
+			}
 			return conn, nil
 		}
 		switch Code(err) {
@@ -241,6 +248,15 @@ func (s *Session) reconnect() (*Conn, error) {
 			return nil, ErrSessionClosed
 		}
 		wait = min(wait*2, s.cfg.MaxBackoff)
+	}
+}
+
+func (s *Session) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
 	}
 }
 
