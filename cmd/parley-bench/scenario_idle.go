@@ -194,6 +194,11 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 				devs[i] = nil
 			}
 		}
+		// parleyd has as many descriptors as the attached sessions had
+		// until it notices the drops; new logins must not run it out.
+		if err := waitDescriptors(ctx, g.PID(), 1000); err != nil {
+			return err
+		}
 		rate, err := loginDevices(ctx, g, users, attached, opt.held, false, nil)
 		if err != nil {
 			return fmt.Errorf("idle: logging in sessions %d..%d: %w", attached, opt.held, err)
@@ -217,6 +222,28 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 		return idleGroupWise(ctx, o, rep, work)
 	}
 	return nil
+}
+
+// waitDescriptors waits until pid has fewer than n open descriptors.
+func waitDescriptors(ctx context.Context, pid, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			return err
+		}
+		if len(fds) < n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("parleyd still has %d descriptors open a minute after the links dropped", len(fds))
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // reportIdle adds the per-session figures at one size, as the growth

@@ -86,7 +86,7 @@ func scenarioRelay(ctx context.Context, o options, rep *report) error {
 		case "memory":
 			gp, err := newGatewayRelay(ctx, "memory via parleyd", g, "m", ro.pairs, tr)
 			if err != nil {
-				return fmt.Errorf("relay memory: %w", err)
+				return g.failure("relay memory", err)
 			}
 			dp, err := newPluginRelay(ctx, o.binDir, work, memUsers, "m", ro.pairs, tr)
 			if err != nil {
@@ -98,7 +98,7 @@ func scenarioRelay(ctx context.Context, o options, rep *report) error {
 		case "groupwise":
 			gp, err := newGatewayRelay(ctx, "groupwise via parleyd", g, "g", ro.pairs, tr)
 			if err != nil {
-				return fmt.Errorf("relay groupwise: %w", err)
+				return g.failure("relay groupwise", err)
 			}
 			dp, err := newGWDirectRelay(ctx, fake, "d", ro.pairs, tr)
 			if err != nil {

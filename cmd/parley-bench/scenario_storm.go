@@ -104,6 +104,8 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 	)
 	start := make(chan struct{})
 	prof := o.perf.start(o, fmt.Sprintf("storm-%d", n), g.PID(), g.plugin("parley-backend-memory"))
+	procs := []namedPID{{"parleyd", g.PID()}, {"plugin", g.plugin("parley-backend-memory")}, {"devices (this process)", os.Getpid()}}
+	cpu0 := cpuOf(procs)
 	t0 := time.Now()
 	for i := range n {
 		wg.Add(1)
@@ -159,6 +161,7 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 	close(start)
 	wg.Wait()
 	elapsed := time.Since(t0)
+	used := cpuDelta(procs, cpu0)
 	prof.stop(o)
 	var allBack, allGot time.Duration
 	for i := range n {
@@ -171,6 +174,8 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 	if e := firstErr.Load(); e != nil {
 		note += fmt.Sprintf("; first failure: %v", *e)
 	}
+	note += fmt.Sprintf("; CPU during the storm: parleyd %.1f s (%.2f ms per resume), plugin %.1f s, the simulated devices %.1f s",
+		used[0].Seconds(), ms(used[0])/float64(n), used[1].Seconds(), used[2].Seconds())
 	o.logf("storm: %s (%v)", note, elapsed.Round(time.Millisecond))
 	value := allGot.Seconds()
 	if lost > 0 {
