@@ -89,6 +89,7 @@ type Conn struct {
 	events    chan *devicev1.Event
 	done      chan struct{}
 	manualAck bool
+	files     fileRouter // file transfers running on this link
 
 	// guarded by mu: the newest seq to acknowledge, the newest already
 	// sent, and the timer that sends a waiting acknowledgement.
@@ -208,12 +209,15 @@ func (c *Conn) readLoop() {
 		for _, m := range f.Messages {
 			switch {
 			case m.GetEvent() != nil:
+				c.files.observe(m.GetEvent())
 				select {
 				case c.events <- m.GetEvent():
 				case <-c.done:
 					return
 				}
 				newest = max(newest, m.GetEvent().Seq)
+			case m.GetFileChunk() != nil || m.GetFileChunkAck() != nil:
+				c.files.deliver(m)
 			case m.GetPing() != nil:
 				c.send(false, &devicev1.Message{Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: m.GetPing().Nonce}}})
 			case m.Id != 0:

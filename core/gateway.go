@@ -15,6 +15,7 @@ import (
 	"github.com/parleygw/parley/conf"
 	"github.com/parleygw/parley/core/admin"
 	"github.com/parleygw/parley/core/configdb"
+	"github.com/parleygw/parley/core/filexfer"
 	"github.com/parleygw/parley/core/frame"
 	"github.com/parleygw/parley/core/link"
 	"github.com/parleygw/parley/core/pluginhost"
@@ -43,6 +44,7 @@ type Gateway struct {
 	tls      *tlsterm.Terminator
 	plugins  *pluginhost.Host
 	sessions *session.Manager
+	files    *filexfer.Manager
 	router   *router.Router
 	links    *link.Server
 
@@ -111,8 +113,12 @@ func New(ctx context.Context, cfg *conf.Config, o Options) (*Gateway, error) {
 		specs[b.Name] = pluginhost.BackendSpec{Plugin: b.Plugin, Settings: b.Settings, Server: addr}
 		names = append(names, b.Name)
 	}
+	if g.files, err = newFiles(cfg, g.db, logger.Named("files"), g.registry); err != nil {
+		g.db.Close()
+		return nil, err
+	}
 	g.router = router.New(router.Options{Directory: directory{db: g.db, cfg: cfg}, Backends: backends{g}, Sessions: g.sessions,
-		Servers: servers, Logger: logger.Named("router")})
+		Servers: servers, Files: g.files, Logger: logger.Named("router")})
 	g.plugins, err = pluginhost.New(pluginhost.Options{
 		Dir: cfg.Plugins.Dir, DataDir: cfg.DataDir, Backends: specs, Pins: cfg.Plugins.Pins,
 		StartTimeout: cfg.Plugins.StartTimeout, CallTimeout: cfg.Plugins.CallTimeout,
@@ -331,6 +337,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 	g.wg.Wait() // links detach their sessions before the sessions are saved
 	g.sessions.SaveAll()
+	g.files.Close() // transfers do not survive a restart
 	var wg sync.WaitGroup
 	for _, s := range g.sessions.Sessions() {
 		wg.Add(1)

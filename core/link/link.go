@@ -274,6 +274,9 @@ func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, replies c
 			case *devicev1.Message_Ack:
 				l.device.Ack(b.Ack.Seq)
 				continue
+			case *devicev1.Message_FileChunk, *devicev1.Message_FileChunkAck:
+				l.fromDevice(m)
+				continue
 			case *devicev1.Message_Logout:
 				// Queue the answer first: ending the session wakes the
 				// writer, which closes the link once it has sent what is
@@ -301,6 +304,7 @@ func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{})
 	heartbeat := time.NewTicker(l.srv.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	max := l.srv.cfg.MaxBatch
+	filesWake := l.filesWake()
 	var batch []*devicev1.Message
 	flush := func() error {
 		for {
@@ -327,6 +331,9 @@ func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{})
 				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: e}})
 			}
 			if len(batch) == 0 {
+				if err := l.sendFiles(); err != nil {
+					return err
+				}
 				return l.out.Flush()
 			}
 			if err := l.write(false, batch...); err != nil {
@@ -351,6 +358,7 @@ func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{})
 			l.conn.Close()
 			return nil
 		case <-l.device.Wake():
+		case <-filesWake:
 		case <-heartbeat.C:
 			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Ping{Ping: &devicev1.Ping{Nonce: uint64(time.Now().UnixNano())}}})
 		case <-stop:

@@ -3,7 +3,11 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
+	"github.com/parleygw/parley/core/configdb"
+	"github.com/parleygw/parley/core/filexfer"
 	"github.com/parleygw/parley/core/session"
 	"github.com/parleygw/parley/plugins/sdk"
 	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
@@ -41,6 +45,9 @@ var reasonCodes = map[sdk.Reason]devicev1.ErrorCode{
 // device receives. The message never includes credentials.
 func DeviceError(err error) *devicev1.Error {
 	out := &devicev1.Error{Code: devicev1.ErrorCode_INTERNAL, Message: err.Error()}
+	if fileError(err, out) {
+		return out
+	}
 	var be *sdk.Error
 	switch {
 	case errors.Is(err, ErrPermissionDenied):
@@ -75,4 +82,45 @@ func DeviceError(err error) *devicev1.Error {
 		}
 	}
 	return out
+}
+
+// fileCodes are the device codes of the file transfer layer's errors.
+var fileCodes = []struct {
+	err  error
+	code devicev1.ErrorCode
+}{
+	{filexfer.ErrUnknownTransfer, devicev1.ErrorCode_NOT_FOUND},
+	{filexfer.ErrInvalidRequest, devicev1.ErrorCode_INVALID_ARGUMENT},
+	{filexfer.ErrOtherDevice, devicev1.ErrorCode_INVALID_ARGUMENT},
+	{filexfer.ErrChecksum, devicev1.ErrorCode_INVALID_ARGUMENT},
+	{filexfer.ErrBusy, devicev1.ErrorCode_SERVER_BUSY},
+	{filexfer.ErrBadChunk, devicev1.ErrorCode_PROTOCOL_ERROR},
+	{filexfer.ErrAbandoned, devicev1.ErrorCode_TIMEOUT},
+	{filexfer.ErrClosed, devicev1.ErrorCode_BACKEND_UNAVAILABLE},
+}
+
+// fileError fills out for the refusals of a file policy and the errors of
+// the file transfer layer, and reports whether err was one of them.
+func fileError(err error, out *devicev1.Error) bool {
+	var tooLarge *configdb.FileTooLargeError
+	switch {
+	case errors.Is(err, configdb.ErrTransferDisabled):
+		out.Code = devicev1.ErrorCode_FILE_TRANSFER_DISABLED
+		out.Message = "file transfer is switched off for you by the gateway's policy"
+	case errors.As(err, &tooLarge):
+		out.Code, out.LimitSource, out.Limit = devicev1.ErrorCode_FILE_TOO_LARGE, devicev1.LimitSource_GATEWAY, uint64(tooLarge.Limit)
+		out.Message = fmt.Sprintf("the file's %d bytes exceed the gateway's limit of %d bytes", tooLarge.Size, tooLarge.Limit)
+	case errors.Is(err, configdb.ErrFileTypeBlocked):
+		out.Code = devicev1.ErrorCode_FILE_TYPE_BLOCKED
+		out.Message = "the gateway's policy blocks this type of file: " + strings.TrimPrefix(err.Error(), "configdb: file type blocked: ")
+	default:
+		for _, fc := range fileCodes {
+			if errors.Is(err, fc.err) {
+				out.Code = fc.code
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/parleygw/parley/core/filexfer"
 	"github.com/parleygw/parley/core/session"
 	"github.com/parleygw/parley/plugins/sdk"
 	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
@@ -40,7 +41,9 @@ type Options struct {
 	Sessions  *session.Manager
 	// Servers is the IM server address of each backend, from the config.
 	Servers map[string]sdk.ServerAddress
-	Logger  hclog.Logger
+	// Files runs file transfers; nil answers them unsupported.
+	Files  *filexfer.Manager
+	Logger hclog.Logger
 }
 
 // Router routes requests and events between devices and backends.
@@ -49,6 +52,7 @@ type Router struct {
 	backends Backends
 	sessions *session.Manager
 	servers  map[string]sdk.ServerAddress
+	files    *filexfer.Manager
 	logger   hclog.Logger
 }
 
@@ -58,7 +62,7 @@ func New(o Options) *Router {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Router{dir: o.Directory, backends: o.Backends, sessions: o.Sessions, servers: o.Servers, logger: logger}
+	return &Router{dir: o.Directory, backends: o.Backends, sessions: o.Sessions, servers: o.Servers, files: o.Files, logger: logger}
 }
 
 // Login authorises the user in the configuration database, then opens the
@@ -137,6 +141,9 @@ func (r *Router) SnapshotEvent(ctx context.Context, s *session.Session) *devicev
 
 // Logout removes the device; the backend session ends with the last one.
 func (r *Router) Logout(d *session.Device) {
+	if r.files != nil {
+		r.files.DeviceGone(d)
+	}
 	r.sessions.Logout(d)
 }
 
@@ -144,6 +151,9 @@ func (r *Router) Logout(d *session.Device) {
 // manager calls it when a session ends.
 func (r *Router) CloseBackendSession(s *session.Session, reason string) {
 	r.logger.Info("session ended", "user", s.User, "backend", s.Backend, "session", s.ID, "reason", reason)
+	if r.files != nil {
+		r.files.SessionEnded(s)
+	}
 	client, _, err := r.backends.Backend(s.Backend)
 	if err != nil {
 		return // the plugin is gone, and the backend session with it
@@ -159,7 +169,13 @@ func (r *Router) CloseBackendSession(s *session.Session, reason string) {
 func (r *Router) Handle(ctx context.Context, d *session.Device, m *devicev1.Message) *devicev1.Message {
 	s := d.Session()
 	s.Touch()
-	body, err := r.handle(ctx, s, m)
+	var body *devicev1.Message
+	var err error
+	if isFileRequest(m) {
+		body, err = r.handleFile(ctx, d, m)
+	} else {
+		body, err = r.handle(ctx, s, m)
+	}
 	if err != nil {
 		return &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Error{Error: DeviceError(err)}}
 	}
@@ -223,12 +239,6 @@ func (r *Router) handle(ctx context.Context, s *session.Session, m *devicev1.Mes
 	case *devicev1.Message_InviteToConversation:
 		i := b.InviteToConversation
 		return ok(), client.InviteToConversation(ctx, s.ID, i.ConversationId, i.UserId, i.Text)
-	case *devicev1.Message_OfferFile, *devicev1.Message_AcceptFile, *devicev1.Message_DeclineFile,
-		*devicev1.Message_FileChunk, *devicev1.Message_CancelFile:
-		if !s.Caps.FileTransfer {
-			return nil, &sdk.Error{Reason: sdk.ReasonUnsupported, Message: fmt.Sprintf("backend %s has no file transfer", s.Backend)}
-		}
-		return nil, &sdk.Error{Reason: sdk.ReasonUnsupported, Message: "file transfer through the gateway is not enabled on this gateway"}
 	}
 	return nil, fmt.Errorf("%w: unexpected message %T", ErrInvalid, m.Body)
 }
@@ -243,6 +253,9 @@ func (r *Router) Deliver(backend string, events []sdk.Event) {
 		}
 		if rs, isResync := e.Kind.(sdk.ResyncEvent); isResync {
 			go r.resync(s, rs.Dropped)
+			continue
+		}
+		if r.deliverFile(backend, s, e) {
 			continue
 		}
 		ev, known := eventToDevice(e)
