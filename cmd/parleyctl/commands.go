@@ -30,6 +30,8 @@ var commands = []*command{
 	{"plugins list", "", "list backend plugins and their state", cmdPluginsList},
 	{"plugins reload", "", "rescan the plugin directory, restart changed or failed plugins", cmdPluginsReload},
 	{"audit", "[-n 50] [-target T] [-before ID]", "list recent admin changes, newest first", cmdAudit},
+	{"transfers", "[-n 50] [-user U] [-outcome O] [-before ID]", "list file transfers that ended (delivered, refused, ...), newest first",
+		cmdTransfers},
 	{"health", "", "check the daemon and show counts", cmdHealth},
 }
 

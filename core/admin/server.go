@@ -133,6 +133,7 @@ func (a *api) routes() {
 		{"/v1/groups/{name}/policy", map[string]handlerFunc{"GET": a.groupPolicy, "PATCH": a.setPolicy, "DELETE": a.deletePolicy}},
 		{"/v1/policies", map[string]handlerFunc{"GET": a.listPolicies}},
 		{"/v1/audit", map[string]handlerFunc{"GET": a.audit}},
+		{"/v1/transfers", map[string]handlerFunc{"GET": a.transfers}},
 		{"/v1/sessions", map[string]handlerFunc{"GET": a.listSessions}},
 		{"/v1/plugins", map[string]handlerFunc{"GET": a.listPlugins}},
 		{"/v1/plugins/reload", map[string]handlerFunc{"POST": a.reloadPlugins}},
