@@ -371,9 +371,12 @@ func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{})
 			l.conn.Close() // unblock the reader
 			return err
 		}
-		if l.device.Session().Ended() { // everything it had is sent
+		if l.device.Session().Ended() {
+			// Send what was queued before the session ended (a Logout's
+			// Ok is queued before the logout ends it), then close.
+			err := flush()
 			l.conn.Close()
-			return nil
+			return err
 		}
 	}
 }
