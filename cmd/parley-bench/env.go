@@ -160,6 +160,10 @@ func writeServerCert(certFile, keyFile string) error {
 	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
 
+// gatewayLogLevel is parleyd's log_level (-gateway-log-level); it must
+// log at info or finer, since the bench waits for its "listening" line.
+var gatewayLogLevel = "info"
+
 // gatewaySpec is what a parleyd run is configured with.
 type gatewaySpec struct {
 	memoryUsers []imUser       // memory backend directory; nil: no memory backend
@@ -265,7 +269,7 @@ func addGatewayUsers(ctx context.Context, path string, spec gatewaySpec) error {
 func gatewayConfig(binDir, data string, metricsPort int, spec gatewaySpec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `data_dir  = %q
-log_level = "info"
+log_level = %q
 listener "device" { address = "127.0.0.1:0" }
 admin { address = "127.0.0.1:0" }
 metrics { address = "127.0.0.1:%d" }
@@ -274,7 +278,7 @@ plugins {
   call_timeout = "30s"
   start_timeout = "60s"
 }
-`, data, metricsPort, filepath.Join(binDir, "plugins"))
+`, data, gatewayLogLevel, metricsPort, filepath.Join(binDir, "plugins"))
 	maxSessions := max(spec.maxSessions, len(spec.memoryUsers)+len(spec.gwUsers)+16)
 	heartbeat, idle := spec.heartbeat, spec.idleTimeout
 	if heartbeat == 0 {

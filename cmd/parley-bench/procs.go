@@ -10,12 +10,42 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
+
+// forks carries the commands to start to the forking goroutine.
+var forks = make(chan forkRequest)
+
+type forkRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Children get Pdeathsig, which Linux ties to the thread that forked them,
+// not the process (golang/go#27505): a child forked on a thread that
+// another goroutine later locks and retires (the plugin host's
+// supervisors do that when the bench stops a baseline plugin) would be
+// killed with it. Every child is therefore forked from one goroutine that
+// holds its thread for as long as the bench runs.
+func init() {
+	go func() {
+		runtime.LockOSThread()
+		for r := range forks {
+			r.done <- r.cmd.Start()
+		}
+	}()
+}
+
+func forkStart(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	forks <- forkRequest{cmd: cmd, done: done}
+	return <-done
+}
 
 // errExited reports a child process that ended before it was ready.
 var errExited = errors.New("process exited")
@@ -45,7 +75,7 @@ func startProc(name, bin string, args []string, env []string) (*proc, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	p.cmd.Stdout = p.cmd.Stderr
-	if err := p.cmd.Start(); err != nil {
+	if err := forkStart(p.cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	go p.readLog(out)
@@ -57,12 +87,23 @@ func (p *proc) readLog(r io.Reader) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		p.mu.Lock()
-		if p.log.Len() < p.logCap {
-			p.log.WriteString(sc.Text())
-			p.log.WriteByte('\n')
+		if p.log.Len() > p.logCap {
+			// Keep the newest half: the end of the log explains failures.
+			kept := p.log.String()[p.log.Len()/2:]
+			p.log.Reset()
+			p.log.WriteString(kept)
 		}
+		p.log.WriteString(sc.Text())
+		p.log.WriteByte('\n')
 		p.mu.Unlock()
 		p.signal()
+	}
+	if err := sc.Err(); err != nil {
+		// Keep draining, so the process never blocks writing its log.
+		p.mu.Lock()
+		fmt.Fprintf(&p.log, "parley-bench: reading the log: %v\n", err)
+		p.mu.Unlock()
+		io.Copy(io.Discard, r)
 	}
 	p.mu.Lock()
 	p.exited = true
@@ -77,7 +118,7 @@ func (p *proc) signal() {
 	}
 }
 
-// Log returns what the process wrote so far (up to 1 MiB).
+// Log returns what the process wrote lately (the last 0.5 to 1 MiB).
 func (p *proc) Log() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
