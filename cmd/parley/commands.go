@@ -156,6 +156,7 @@ func cmdListen(ctx context.Context, g *globals, out *printer, args []string) err
 		select {
 		case e := <-sess.Events():
 			out.event(e) // taking it from the session acknowledged it
+			st.remember(e)
 			if e.Seq > st.LastSeq {
 				st.LastSeq = e.Seq
 			}

@@ -62,6 +62,9 @@ type state struct {
 	SessionID   string `json:"session_id,omitempty"`
 	ResumeToken []byte `json:"resume_token,omitempty"`
 	LastSeq     uint64 `json:"last_seq,omitempty"`
+	// Invitations are the file offers 'listen' showed and no command
+	// has answered yet.
+	Invitations []invitation `json:"invitations,omitempty"`
 }
 
 func (g *globals) load() (*state, error) {

@@ -25,6 +25,10 @@ commands:
   send      send a message:            parley send --to bob "hello"
   listen    print events:              parley listen [--count N] [--timeout 30s]
   contacts  print the contact list with presence
+  send-file send a file:               parley send-file --to bob report.pdf
+  accept    take an offered file:      parley accept [--optimize] [-o OUT] ID   (ID from 'listen')
+  decline   refuse an offered file:    parley decline ID
+  cancel    stop a transfer:           parley cancel ID
   status    print the remembered session
   logout    end the session on the gateway
 
@@ -50,10 +54,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out := &printer{w: stdout, json: g.json}
+	out := &printer{w: stdout, errw: stderr, json: g.json}
 	cmds := map[string]func(context.Context, *globals, *printer, []string) error{
 		"login": cmdLogin, "send": cmdSend, "listen": cmdListen, "contacts": cmdContacts,
 		"status": cmdStatus, "logout": cmdLogout,
+		"send-file": cmdSendFile, "accept": cmdAccept, "decline": cmdDecline, "cancel": cmdCancel,
 	}
 	cmd, ok := cmds[fs.Arg(0)]
 	if !ok {

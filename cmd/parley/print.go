@@ -12,6 +12,7 @@ import (
 
 type printer struct {
 	w    io.Writer
+	errw io.Writer // stderr, where a terminal shows progress bars
 	json bool
 }
 
@@ -94,8 +95,17 @@ func (p *printer) event(e *devicev1.Event) {
 			fmt.Sprintf("%s * %s offers %s (%d bytes), transfer %s", at, m.From, m.Name, m.Size, m.TransferId))
 	case *devicev1.Event_FileProgress:
 		m := k.FileProgress
-		p.emit(with(map[string]any{"type": "file_progress", "transfer": m.TransferId, "state": strings.ToLower(m.State.String()), "bytes": m.Bytes}),
-			fmt.Sprintf("%s * transfer %s %s (%d bytes)", at, m.TransferId, strings.ToLower(m.State.String()), m.Bytes))
+		obj := with(map[string]any{"type": "file_progress", "transfer": m.TransferId, "state": strings.ToLower(m.State.String()), "bytes": m.Bytes})
+		text := fmt.Sprintf("%s * transfer %s %s (%d bytes)", at, m.TransferId, strings.ToLower(m.State.String()), m.Bytes)
+		if m.Note != "" {
+			obj["note"] = m.Note
+			text += ": " + m.Note
+		}
+		if m.Error != nil {
+			obj["code"], obj["error"] = m.Error.Code.String(), m.Error.Message
+			text += fmt.Sprintf(": %s (%s)", m.Error.Message, m.Error.Code)
+		}
+		p.emit(obj, text)
 	case *devicev1.Event_SessionEnded:
 		m := k.SessionEnded
 		p.emit(with(map[string]any{"type": "session_ended", "reason": m.Reason.String(), "message": m.Message}),

@@ -39,15 +39,20 @@ func (m *Manager) Offered(ctx context.Context, b Backend, s *session.Session, e 
 	o := &offer{id: e.TransferID, from: e.From, name: name, conv: e.ConversationID, size: e.Size, sess: s, backend: b,
 		start: m.o.Now()}
 	o.sender = m.matchUpload(s, o)
-	s.Deliver(&devicev1.Event{TimeUnixMs: m.o.Now().UnixMilli(), Kind: &devicev1.Event_FileInvitation{FileInvitation: &devicev1.FileInvitation{
-		TransferId: o.id, From: o.from, Name: o.name, Size: o.size, ConversationId: o.conv}}})
+	invitation := &devicev1.Event{TimeUnixMs: m.o.Now().UnixMilli(), Kind: &devicev1.Event_FileInvitation{FileInvitation: &devicev1.FileInvitation{
+		TransferId: o.id, From: o.from, Name: o.name, Size: o.size, ConversationId: o.conv}}}
 	if _, err := m.check(ctx, s, name, e.Size); err != nil {
 		m.log.Info("file refused", "user", s.User, "direction", receiving, "name", name, "size", e.Size, "error", err)
+		s.Deliver(invitation)
 		go m.declineFor(o)
 		m.endOffer(o, refusal(err))
 		return
 	}
-	if old := m.addPending(o); old != nil {
+	// Registered before the devices hear of it: an AcceptFile may follow
+	// the invitation at once.
+	old := m.addPending(o)
+	s.Deliver(invitation)
+	if old != nil {
 		m.log.Warn("too many unanswered file offers; declining the oldest", "user", s.User, "transfer", old.id)
 		go m.declineFor(old)
 		m.endOffer(old, cancelled("too many unanswered file offers"))
