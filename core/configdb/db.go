@@ -76,6 +76,14 @@ func Open(ctx context.Context, driver, dsn string, opts ...Option) (*DB, error) 
 		return nil, fmt.Errorf("configdb: open: %w", err)
 	}
 	db.sql = sqlDB
+	if driver == DriverSQLite {
+		// SQLite has one writer at a time anyway. With one connection,
+		// writers queue in Go instead of sleeping in SQLite's busy handler,
+		// and a burst (thousands of links dropping at once, each saving its
+		// session) cannot open connections until descriptors run out.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+	}
 	if err := ping(ctx, sqlDB, driver); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("configdb: open %s: %w", driver, err)
