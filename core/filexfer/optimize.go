@@ -39,7 +39,7 @@ func unchanged(format string, args ...any) optimizeResult {
 // copy must be smaller than maxOut bytes, or the original is delivered.
 func optimizeImage(src io.ReaderAt, size int64, screen [2]int, maxPixels int, dst io.Writer, maxOut int64) optimizeResult {
 	cfg, format, err := image.DecodeConfig(io.NewSectionReader(src, 0, size))
-	if err != nil {
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		return unchanged("not a readable JPEG, PNG or GIF image")
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
