@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Protocol constants of the device side (docs/device-protocol.md §5.4).
+// Protocol constants of the device side (docs/device-protocol.md §12).
 const (
 	// Window is how many bytes of one transfer may be unacknowledged, in
 	// either direction.
