@@ -70,6 +70,7 @@ func (m *Manager) declineFor(o *offer) {
 
 // endOffer records an offer that ended unanswered and tells the session.
 func (m *Manager) endOffer(o *offer, e ending) {
+	m.markEnded(o.sess, o.id)
 	m.record(receiving, o.sess, o.id, o.from, o.name, o.size, 0, e, "")
 	m.metrics.ended(receiving, e.outcome)
 	p := &devicev1.FileProgress{TransferId: o.id, State: e.state, Note: e.note}
@@ -226,6 +227,12 @@ func (m *Manager) Cancel(ctx context.Context, b Backend, d *session.Device, id s
 	return fmt.Errorf("%w: %q", ErrUnknownTransfer, id)
 }
 
+func (m *Manager) endedRecently(s *session.Session, id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ended[transferKey{s.ID, id}]
+}
+
 func (m *Manager) offerExists(s *session.Session, id string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -235,9 +242,9 @@ func (m *Manager) offerExists(s *session.Session, id string) bool {
 
 // Progress takes a plugin's FileProgress event and reports whether the
 // manager handled it: the manager reports the progress of the transfers
-// it runs itself, and an offer the sender withdrew ends here.
+// it runs (or ran) itself, and an offer the sender withdrew ends here.
 func (m *Manager) Progress(s *session.Session, e sdk.FileProgressEvent) bool {
-	if _, err := m.lookup(s, e.TransferID); err == nil {
+	if _, err := m.lookup(s, e.TransferID); err == nil || m.endedRecently(s, e.TransferID) {
 		return true
 	}
 	switch e.State {

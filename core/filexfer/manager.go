@@ -108,7 +108,13 @@ type Manager struct {
 	offers    map[transferKey]*offer    // offers not answered yet
 	devices   map[*session.Device]*deviceFiles
 	spoolUsed int64
+	ended     map[transferKey]bool // recently ended, oldest first in endedQ
+	endedQ    []transferKey
 }
+
+// recentlyEnded bounds the ended transfers remembered so that a plugin's
+// late progress events about them are not passed on.
+const recentlyEnded = 1024
 
 type transferKey struct{ session, id string }
 
@@ -154,7 +160,8 @@ func New(o Options) (*Manager, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	m := &Manager{o: o, log: o.Logger, ctx: ctx, stop: stop, janitor: make(chan struct{}), optimize: make(chan struct{}, 1),
-		transfers: map[transferKey]*transfer{}, offers: map[transferKey]*offer{}, devices: map[*session.Device]*deviceFiles{}}
+		transfers: map[transferKey]*transfer{}, offers: map[transferKey]*offer{}, devices: map[*session.Device]*deviceFiles{},
+		ended: map[transferKey]bool{}}
 	m.metrics = newMetrics(o.Registerer, m)
 	go m.sweep()
 	return m, nil
@@ -253,6 +260,25 @@ func (m *Manager) addPending(o *offer) (dropped *offer) {
 	return oldest
 }
 
+// markEnded remembers that a transfer of the session has ended.
+func (m *Manager) markEnded(s *session.Session, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.markEndedLocked(transferKey{s.ID, id})
+}
+
+func (m *Manager) markEndedLocked(k transferKey) {
+	if m.ended[k] {
+		return
+	}
+	m.ended[k] = true
+	m.endedQ = append(m.endedQ, k)
+	if len(m.endedQ) > recentlyEnded {
+		delete(m.ended, m.endedQ[0])
+		m.endedQ = m.endedQ[1:]
+	}
+}
+
 // unregister forgets t and releases its spool room.
 func (m *Manager) unregister(t *transfer) {
 	m.mu.Lock()
@@ -261,6 +287,7 @@ func (m *Manager) unregister(t *transfer) {
 	if m.transfers[k] == t {
 		delete(m.transfers, k)
 	}
+	m.markEndedLocked(k)
 	m.spoolUsed -= t.reserved
 	t.reserved = 0
 	if df := m.devices[t.dev]; df != nil {

@@ -350,3 +350,27 @@ func TestMalformedOffersAreInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestPluginProgressOfGatewayTransfersIsNotPassedOn(t *testing.T) {
+	u := newUnit(t, filexfer.Options{})
+	b := &fakeBackend{download: []byte("hello")}
+	ctx := context.Background()
+	s := u.dev.Session()
+	u.m.Offered(ctx, b, s, sdk.FileOfferEvent{TransferID: "in-1", From: "bob", Name: "x.txt", Size: 5})
+	if err := u.m.Accept(ctx, b, u.dev, &devicev1.AcceptFile{TransferId: "in-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if !u.m.Progress(s, sdk.FileProgressEvent{TransferID: "in-1", State: sdk.FileTransferring, Bytes: 5}) {
+		t.Error("the plugin's progress of a running download was passed on")
+	}
+	if err := u.m.Cancel(ctx, b, u.dev, "in-1"); err != nil {
+		t.Fatal(err)
+	}
+	// The plugin reports the end later: the gateway has reported it already.
+	if !u.m.Progress(s, sdk.FileProgressEvent{TransferID: "in-1", State: sdk.FileCancelled}) {
+		t.Error("the plugin's late report of an ended download was passed on")
+	}
+	if u.m.Progress(s, sdk.FileProgressEvent{TransferID: "other", State: sdk.FileCompleted}) {
+		t.Error("the progress of a transfer the gateway does not run was swallowed")
+	}
+}
