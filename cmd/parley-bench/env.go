@@ -175,7 +175,7 @@ type gatewaySpec struct {
 	idleTimeout time.Duration
 	// compressThreshold is frame.compress_threshold; 0 keeps the default.
 	compressThreshold int
-	maxFileBytes      int64 // memory backend's max_file_bytes; 0 keeps its default
+	maxFileBytes      int64 // file_policy and memory backend max_file_bytes; 0 keeps the defaults
 }
 
 // gateway is a running parleyd with its plugins.
@@ -289,6 +289,9 @@ plugins {
 	}
 	fmt.Fprintf(&b, "sessions {\n  max_sessions = %d\n  heartbeat = %q\n  idle_timeout = %q\n  detach_ttl = \"2h\"\n}\n",
 		maxSessions, heartbeat.String(), idle.String())
+	if spec.maxFileBytes > 0 {
+		fmt.Fprintf(&b, "file_policy { max_file_bytes = %d }\n", spec.maxFileBytes)
+	}
 	if spec.compressThreshold != 0 {
 		fmt.Fprintf(&b, "frame { compress_threshold = %d }\n", spec.compressThreshold)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parleygw/parley/client"
 	"github.com/parleygw/parley/plugins/sdk"
 )
 
@@ -184,14 +186,14 @@ func scenarioFile(ctx context.Context, o options, rep *report) error {
 		n    int
 		size int64
 	}{{"1 transfer", 1, fo.size}, {fmt.Sprintf("%d concurrent", k), k, fo.concurrentSize}} {
-		res, err := measureTransfers(ctx, pid, run.n, run.size, flights, transfer)
+		res, err := measureTransfers(pid, run.n, run.size, flights, transfer)
 		if err != nil {
 			return fmt.Errorf("file %s: %w", run.name, err)
 		}
 		o.logf("file %s of %d MiB: %.0f MB/s, at most %d KB in flight per transfer, plugin peak RSS +%d KB, host heap peak +%d KB",
 			run.name, run.size>>20, res.rate, res.inFlight>>10, res.pluginPeak>>10, res.hostPeak>>10)
-		scen := "file " + run.name
-		note := fmt.Sprintf("SDK SendFile/ReceiveFile through the memory plugin process (go-plugin gRPC), %d MiB each, %d transfers; gateway file relay not built yet (issue 5)", run.size>>20, run.n)
+		scen := "file plugin hop " + run.name
+		note := fmt.Sprintf("the plugin hop alone: SDK SendFile/ReceiveFile through the memory plugin process (go-plugin gRPC), %d MiB each, %d transfers", run.size>>20, run.n)
 		rep.add(figure{Scenario: scen, Name: "throughput (all transfers)", Value: res.rate, Unit: "MB/s",
 			Target: fmt.Sprintf(">= %d MB/s", targetFileRate), Met: atLeast(res.rate, targetFileRate), Note: note})
 		rep.add(figure{Scenario: scen, Name: "peak bytes in flight per transfer", Value: float64(res.inFlight) / 1024, Unit: "KB",
@@ -201,6 +203,116 @@ func scenarioFile(ctx context.Context, o options, rep *report) error {
 			Note: "includes garbage the plugin's GC had not collected yet"})
 		rep.add(figure{Scenario: scen, Name: "host-side peak heap growth per transfer", Value: float64(res.hostPeak) / float64(run.n) / 1024, Unit: "KB",
 			Note: "the gRPC client half parleyd would run, measured in this process, garbage included"})
+	}
+	return fileThroughGateway(ctx, o, rep, work, users, flights)
+}
+
+// fileThroughGateway relays the same files device to device through
+// parleyd (issue 5's chunked, acknowledged transfer) and the memory
+// plugin.
+func fileThroughGateway(ctx context.Context, o options, rep *report, work string, users []imUser, flights *inFlight) error {
+	fo := o.file
+	k := max(fo.concurrent, 1)
+	g, err := startGateway(ctx, o.binDir, work, "gateway", gatewaySpec{memoryUsers: users, maxFileBytes: 1 << 40})
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	senders, receivers := make([]*client.Conn, k), make([]*client.Conn, k)
+	for i := range k {
+		for j, c := range []**client.Conn{&senders[i], &receivers[i]} {
+			user := []string{"fa", "fb"}[j] + strconv.Itoa(i)
+			conn, err := client.Dial(ctx, client.Config{Addr: g.addr, TLS: g.tls, ClientName: "parley-bench", DeviceID: user + "-file", EventBuffer: 64})
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if _, err := conn.Login(ctx, user, password); err != nil {
+				return g.failure("file: login "+user, err)
+			}
+			*c = conn
+		}
+	}
+	sums := map[int64][]byte{}
+	sum := func(size int64) []byte {
+		if s, ok := sums[size]; ok {
+			return s
+		}
+		h := sha256.New()
+		io.Copy(h, &patternReader{n: size})
+		sums[size] = h.Sum(nil)
+		return sums[size]
+	}
+	transfer := func(i int, size int64) error {
+		r, w := &patternReader{n: size}, &checkWriter{}
+		flights.add(r, w)
+		defer flights.remove(r)
+		sendErr := make(chan error, 1)
+		go func() {
+			_, err := senders[i].SendFile(ctx, "fb"+strconv.Itoa(i), "", "bench.bin", r, size, client.WithSHA256(sum(size)))
+			sendErr <- err
+		}()
+		var id string
+		for id == "" {
+			select {
+			case e, ok := <-receivers[i].Events():
+				if !ok {
+					return fmt.Errorf("receiver's link ended: %w", receivers[i].Err())
+				}
+				if inv := e.GetFileInvitation(); inv != nil {
+					id = inv.TransferId
+				}
+			case err := <-sendErr:
+				return fmt.Errorf("send ended before the invitation: %w", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if _, err := receivers[i].Accept(ctx, id, false, w, 0, client.WithExpectedSize(uint64(size))); err != nil {
+			return fmt.Errorf("accept: %w", err)
+		}
+		if err := <-sendErr; err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+		if got := w.off.Load(); got != size || w.bad {
+			return fmt.Errorf("%w: got %d of %d bytes", errCorruptFile, got, size)
+		}
+		return nil
+	}
+	if err := transfer(0, 4<<20); err != nil {
+		return g.failure("file through parleyd: warm-up", err)
+	}
+	plugin := g.plugin("parley-backend-memory")
+	for _, run := range []struct {
+		name string
+		n    int
+		size int64
+	}{{"1 transfer", 1, fo.size}, {fmt.Sprintf("%d concurrent", k), k, fo.concurrentSize}} {
+		gwBefore := rss(g.PID())
+		if err := resetPeakRSS(g.PID()); err != nil {
+			return err
+		}
+		res, err := measureTransfers(plugin, run.n, run.size, flights, transfer)
+		if err != nil {
+			return g.failure("file through parleyd "+run.name, err)
+		}
+		gwHWM, err := procStatus(g.PID(), "VmHWM")
+		if err != nil {
+			return err
+		}
+		gwPeak := max(gwHWM-gwBefore, 0)
+		o.logf("file via parleyd %s of %d MiB: %.0f MB/s, at most %d KB in flight per transfer, parleyd peak RSS +%d KB, plugin +%d KB",
+			run.name, run.size>>20, res.rate, res.inFlight>>10, gwPeak>>10, res.pluginPeak>>10)
+		scen := "file via parleyd " + run.name
+		rep.add(figure{Scenario: scen, Name: "throughput (all transfers)", Value: res.rate, Unit: "MB/s",
+			Target: fmt.Sprintf(">= %d MB/s", targetFileRate), Met: atLeast(res.rate, targetFileRate),
+			Note: fmt.Sprintf("device to device through parleyd and the memory plugin, %d MiB each, %d transfers", run.size>>20, run.n)})
+		per := float64(gwPeak) / float64(run.n)
+		rep.add(figure{Scenario: scen, Name: "parleyd peak RSS growth per transfer", Value: per / 1024, Unit: "KB",
+			Target: fmt.Sprintf("<= %d KB", targetFileBuffer>>10), Met: atMost(per, targetFileBuffer),
+			Note: "garbage not yet collected included"})
+		rep.add(figure{Scenario: scen, Name: "peak bytes in flight per transfer, end to end", Value: float64(res.inFlight) / 1024, Unit: "KB",
+			Note: fmt.Sprintf("sender's window %d KB, the plugin hop, the receiver", client.FileWindow>>10)})
 	}
 	return nil
 }
@@ -214,7 +326,7 @@ type transferResult struct {
 
 // measureTransfers runs n transfers of size at once and reads the peak
 // memory they took in the plugin and in this process.
-func measureTransfers(ctx context.Context, pid, n int, size int64, flights *inFlight, transfer func(int, int64) error) (transferResult, error) {
+func measureTransfers(pid, n int, size int64, flights *inFlight, transfer func(int, int64) error) (transferResult, error) {
 	before := rss(pid)
 	if err := resetPeakRSS(pid); err != nil {
 		return transferResult{}, fmt.Errorf("resetting the plugin's peak RSS: %w", err)

@@ -233,6 +233,12 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 		rep.add(figure{Scenario: "idle", Name: "plugin RSS per held session", Value: float64(s.pluginRSS-dropped.pluginRSS) / added / 1024, Unit: "KB"})
 	}
 	if opt.groupwise > 0 {
+		for i, d := range devs { // their descriptors are needed now
+			if d != nil {
+				d.Close()
+				devs[i] = nil
+			}
+		}
 		return idleGroupWise(ctx, o, rep, work)
 	}
 	return nil
