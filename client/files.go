@@ -377,7 +377,7 @@ func (c *Conn) runUpload(ctx context.Context, u *upload) (*FileResult, error) {
 			u.mu.Unlock()
 		}
 		for u.read < u.size && u.read-u.acked < FileWindow {
-			n := min(FileChunkSize, u.size-u.read, FileWindow-(u.read-u.acked))
+			n := min(c.fileChunkSize(), u.size-u.read, FileWindow-(u.read-u.acked))
 			data := make([]byte, n)
 			if _, err := io.ReadFull(u.r, data); err != nil {
 				c.cancelAfter(context.Background(), u.id)
@@ -399,6 +399,19 @@ func (c *Conn) runUpload(ctx context.Context, u *upload) (*FileResult, error) {
 			return nil, c.cancelAfter(ctx, u.id)
 		}
 	}
+}
+
+// chunkFrameOverhead is what a FileChunk's frame needs besides its data.
+const chunkFrameOverhead = 1 << 10
+
+// fileChunkSize is the data per FileChunk: FileChunkSize, or less if the
+// gateway's frames are smaller.
+func (c *Conn) fileChunkSize() uint64 {
+	n := uint64(FileChunkSize)
+	if f := uint64(c.Welcome.GetLimits().GetMaxFrame()); f > chunkFrameOverhead {
+		n = min(n, f-chunkFrameOverhead)
+	}
+	return n
 }
 
 func (c *Conn) sendChunk(u *upload, ch chunk) error {
