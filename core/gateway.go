@@ -336,8 +336,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Unlock()
 
 	g.wg.Wait() // links detach their sessions before the sessions are saved
+	// Transfers do not survive a restart: they end first, so that the
+	// events telling devices so are saved with the sessions.
+	g.files.Close()
 	g.sessions.SaveAll()
-	g.files.Close() // transfers do not survive a restart
 	var wg sync.WaitGroup
 	for _, s := range g.sessions.Sessions() {
 		wg.Add(1)

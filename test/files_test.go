@@ -734,3 +734,26 @@ func TestFileCLI(t *testing.T) {
 		t.Errorf("send-file of a declined file: %v\n%s", err, sendErr.String())
 	}
 }
+
+// TestFileTransferEndedByARestartIsReported: transfers do not survive a
+// restart of parleyd, but the sender's device learns it once it resumes,
+// instead of waiting for acknowledgements that never come.
+func TestFileTransferEndedByARestartIsReported(t *testing.T) {
+	d := startDaemonOpts(t, daemonOptions{Backends: memoryBackend, Sessions: cachedCredentials, Users: memoryUsers, FixedPort: true})
+	alice, _, _ := xfSession(t, d, "alice")
+	bob := xfLogin(t, d, "bob", 1080, 1920)
+	data := xfRandom(t, 900_000) // the memory backend's IM server takes up to 1 MiB
+	gate := newXfGate(256 << 10)
+	sent := xfAsync(func(ctx context.Context) (*client.FileResult, error) {
+		return alice.SendFile(ctx, "bob", "", "big.bin", xfGateReader{gate, bytes.NewReader(data)}, int64(len(data)))
+	})
+	xfInvitation(t, bob.events)
+	<-gate.reached
+	d.restart()
+	close(gate.opened)
+	r := xfWait(t, sent)
+	if r.err == nil || client.Code(r.err) == devicev1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		t.Fatalf("a transfer cut by a restart: %v, want a typed error", r.err)
+	}
+	t.Logf("the sender learned: %v", r.err)
+}
