@@ -659,6 +659,7 @@ func TestFileCLI(t *testing.T) {
 	if err := send.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { send.Process.Kill() }) // never leave it running if the test stops early
 	sendDone := make(chan error, 1)
 	go func() { sendDone <- send.Wait() }()
 
