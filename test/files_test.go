@@ -382,7 +382,7 @@ func TestFilePolicyRules(t *testing.T) {
 
 func TestFileToGroupWiseIsUnsupported(t *testing.T) {
 	_, d := gwStart(t)
-	alice, _ := gwLogin(t, d, "alice")
+	alice, _ := loginDevice(t, d, "alice")
 	start := time.Now()
 	e := xfRefused(t, alice, "bob", "report.pdf", 1000)
 	if e.Code != devicev1.ErrorCode_UNSUPPORTED {

@@ -98,76 +98,10 @@ func gwFreePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// gwLogin logs name in from a new device and returns the link and what
-// the gateway answered.
-func gwLogin(t *testing.T, d *daemon, name string) (*client.Conn, *devicev1.SessionOpened) {
-	t.Helper()
-	c := d.dial(t, name+"-phone")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	opened, err := c.Login(ctx, name, "secret")
-	if err != nil {
-		t.Fatalf("login %s: %v", name, err)
-	}
-	return c, opened
-}
-
-func gwCall(t *testing.T, c *client.Conn, m *devicev1.Message) *devicev1.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	resp, err := c.Call(ctx, m)
-	if err != nil {
-		t.Fatalf("%T: %v", m.Body, err)
-	}
-	return resp
-}
-
-// gwWait reads c's events until every matcher has matched one (in any
-// order) and returns the matching events in the matchers' order.
-func gwWait(t *testing.T, c *client.Conn, what string, matchers ...func(*devicev1.Event) bool) []*devicev1.Event {
-	t.Helper()
-	got := make([]*devicev1.Event, len(matchers))
-	left := len(matchers)
-	timeout := time.After(15 * time.Second)
-	for left > 0 {
-		select {
-		case e, ok := <-c.Events():
-			if !ok {
-				t.Fatalf("link closed while waiting for %s: %v", what, c.Err())
-			}
-			for i, m := range matchers {
-				if got[i] == nil && m(e) {
-					got[i] = e
-					left--
-					break
-				}
-			}
-		case <-timeout:
-			t.Fatalf("no %s within 15s (%d of %d seen)", what, len(matchers)-left, len(matchers))
-		}
-	}
-	return got
-}
-
 func gwPresence(user string, status devicev1.PresenceStatus) func(*devicev1.Event) bool {
 	return func(e *devicev1.Event) bool {
 		p := e.GetPresence()
 		return p != nil && p.UserId == user && p.Status == status
-	}
-}
-
-func gwMessage(from, conv, text string) func(*devicev1.Event) bool {
-	return func(e *devicev1.Event) bool {
-		m := e.GetMessage()
-		return m != nil && m.From == from && m.Text == text && (conv == "" || m.ConversationId == conv)
-	}
-}
-
-func gwConversation(change devicev1.ConversationChanged_Change, conv, user string) func(*devicev1.Event) bool {
-	return func(e *devicev1.Event) bool {
-		c := e.GetConversation()
-		return c != nil && c.Change == change && c.ConversationId == conv && c.UserId == user
 	}
 }
 
@@ -189,18 +123,9 @@ func gwFolder(snap *devicev1.Snapshot, name string) string {
 	return ""
 }
 
-func gwContactIn(snap *devicev1.Snapshot, user string) *devicev1.Contact {
-	for _, c := range snap.GetContacts() {
-		if c.UserId == user {
-			return c
-		}
-	}
-	return nil
-}
-
 func TestGroupWiseFoldersPresence(t *testing.T) {
 	_, d := gwStart(t)
-	alice, opened := gwLogin(t, d, "alice")
+	alice, opened := loginDevice(t, d, "alice")
 	snap := opened.GetSnapshot()
 	if self := snap.GetSelf(); self.GetUserId() != "alice" || self.GetDisplayName() != "Alice Example" {
 		t.Errorf("self = %v, want alice (Alice Example)", self)
@@ -209,7 +134,7 @@ func TestGroupWiseFoldersPresence(t *testing.T) {
 	if work == "" || gwFolder(snap, "GroupWise Messenger") != "0" {
 		t.Fatalf("folders %v: want the root folder and Work", snap.GetFolders())
 	}
-	bob, carol := gwContactIn(snap, "bob"), gwContactIn(snap, "carol")
+	bob, carol := contactIn(snap, "bob"), contactIn(snap, "carol")
 	if bob.GetFolderId() != "0" || bob.GetDisplayName() != "Bob Example" || bob.GetStatus() != devicev1.PresenceStatus_OFFLINE {
 		t.Errorf("bob = %v, want in the root folder, Bob Example, offline", bob)
 	}
@@ -220,28 +145,28 @@ func TestGroupWiseFoldersPresence(t *testing.T) {
 		t.Errorf("capabilities %v: want typing, group chat and presence, no file transfer", caps)
 	}
 
-	bobLink, _ := gwLogin(t, d, "bob")
-	gwWait(t, alice, "bob online", gwPresence("bob", devicev1.PresenceStatus_AVAILABLE))
-	gwCall(t, bobLink, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{
+	bobLink, _ := loginDevice(t, d, "bob")
+	waitEvents(t, alice, "bob online", gwPresence("bob", devicev1.PresenceStatus_AVAILABLE))
+	call(t, bobLink, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{
 		Status: devicev1.PresenceStatus_AWAY, Note: "in a meeting — back at 3 ✓"}}})
-	ev := gwWait(t, alice, "bob away", gwPresence("bob", devicev1.PresenceStatus_AWAY))[0]
+	ev := waitEvents(t, alice, "bob away", gwPresence("bob", devicev1.PresenceStatus_AWAY))[0]
 	if note := ev.GetPresence().Note; note != "in a meeting — back at 3 ✓" {
 		t.Errorf("note %q", note)
 	}
-	gwCall(t, bobLink, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{Status: devicev1.PresenceStatus_AVAILABLE}}})
-	gwWait(t, alice, "bob back", gwPresence("bob", devicev1.PresenceStatus_AVAILABLE))
+	call(t, bobLink, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{Status: devicev1.PresenceStatus_AVAILABLE}}})
+	waitEvents(t, alice, "bob back", gwPresence("bob", devicev1.PresenceStatus_AVAILABLE))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := bobLink.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
-	gwWait(t, alice, "bob offline", gwPresence("bob", devicev1.PresenceStatus_OFFLINE))
+	waitEvents(t, alice, "bob offline", gwPresence("bob", devicev1.PresenceStatus_OFFLINE))
 }
 
 func TestGroupWiseMessagesTyping(t *testing.T) {
 	_, d := gwStart(t)
-	alice, _ := gwLogin(t, d, "alice")
-	bob, _ := gwLogin(t, d, "bob")
+	alice, _ := loginDevice(t, d, "alice")
+	bob, _ := loginDevice(t, d, "bob")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 
@@ -251,20 +176,20 @@ func TestGroupWiseMessagesTyping(t *testing.T) {
 		t.Fatal(err)
 	}
 	conv := sent.GetConversationId()
-	gwWait(t, bob, "alice's message", gwMessage("alice", conv, text))
+	waitEvents(t, bob, "alice's message", isMessage("alice", conv, text))
 	reply := "hi alice, bob here ✓ ßüñ"
 	if _, err := bob.SendMessage(ctx, "", conv, reply, "b1"); err != nil {
 		t.Fatal(err)
 	}
-	gwWait(t, alice, "bob's reply", gwMessage("bob", conv, reply))
+	waitEvents(t, alice, "bob's reply", isMessage("bob", conv, reply))
 
-	gwCall(t, bob, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{ConversationId: conv, Typing: true}}})
-	gwWait(t, alice, "bob typing", func(e *devicev1.Event) bool {
+	call(t, bob, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{ConversationId: conv, Typing: true}}})
+	waitEvents(t, alice, "bob typing", func(e *devicev1.Event) bool {
 		ty := e.GetTyping()
 		return ty != nil && ty.From == "bob" && ty.ConversationId == conv && ty.Typing
 	})
-	gwCall(t, alice, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{To: "bob", Typing: true}}})
-	gwWait(t, bob, "alice typing", func(e *devicev1.Event) bool {
+	call(t, alice, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{To: "bob", Typing: true}}})
+	waitEvents(t, bob, "alice typing", func(e *devicev1.Event) bool {
 		ty := e.GetTyping()
 		return ty != nil && ty.From == "alice" && ty.ConversationId == conv && ty.Typing
 	})
@@ -284,20 +209,20 @@ func TestGroupWiseMessagesTyping(t *testing.T) {
 
 func TestGroupWiseConference(t *testing.T) {
 	_, d := gwStart(t)
-	alice, _ := gwLogin(t, d, "alice")
-	bob, _ := gwLogin(t, d, "bob")
-	carol, _ := gwLogin(t, d, "carol")
-	resp := gwCall(t, alice, &devicev1.Message{Body: &devicev1.Message_CreateConversation{CreateConversation: &devicev1.CreateConversation{
+	alice, _ := loginDevice(t, d, "alice")
+	bob, _ := loginDevice(t, d, "bob")
+	carol, _ := loginDevice(t, d, "carol")
+	resp := call(t, alice, &devicev1.Message{Body: &devicev1.Message_CreateConversation{CreateConversation: &devicev1.CreateConversation{
 		Participants: []string{"bob", "carol"}}}})
 	conv := resp.GetConversationCreated().GetConversationId()
 	if conv == "" {
 		t.Fatalf("CreateConversation answered %v", resp)
 	}
 	invited := devicev1.ConversationChanged_INVITED
-	gwWait(t, bob, "invitation", gwConversation(invited, conv, "alice"))
-	gwWait(t, carol, "invitation", gwConversation(invited, conv, "alice"))
+	waitEvents(t, bob, "invitation", isConversation(invited, conv, "alice"))
+	waitEvents(t, carol, "invitation", isConversation(invited, conv, "alice"))
 	joined := devicev1.ConversationChanged_JOINED
-	gwWait(t, alice, "bob and carol joining", gwConversation(joined, conv, "bob"), gwConversation(joined, conv, "carol"))
+	waitEvents(t, alice, "bob and carol joining", isConversation(joined, conv, "bob"), isConversation(joined, conv, "carol"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -309,27 +234,27 @@ func TestGroupWiseConference(t *testing.T) {
 		}
 	}
 	send(alice, "a1", "welcome to the conference ✓")
-	gwWait(t, bob, "alice's message", gwMessage("alice", conv, "welcome to the conference ✓"))
-	gwWait(t, carol, "alice's message", gwMessage("alice", conv, "welcome to the conference ✓"))
+	waitEvents(t, bob, "alice's message", isMessage("alice", conv, "welcome to the conference ✓"))
+	waitEvents(t, carol, "alice's message", isMessage("alice", conv, "welcome to the conference ✓"))
 	send(carol, "c1", "carol here — ünïcödé")
-	gwWait(t, alice, "carol's message", gwMessage("carol", conv, "carol here — ünïcödé"))
-	gwWait(t, bob, "carol's message", gwMessage("carol", conv, "carol here — ünïcödé"))
+	waitEvents(t, alice, "carol's message", isMessage("carol", conv, "carol here — ünïcödé"))
+	waitEvents(t, bob, "carol's message", isMessage("carol", conv, "carol here — ünïcödé"))
 
-	gwCall(t, bob, &devicev1.Message{Body: &devicev1.Message_LeaveConversation{LeaveConversation: &devicev1.LeaveConversation{ConversationId: conv}}})
+	call(t, bob, &devicev1.Message{Body: &devicev1.Message_LeaveConversation{LeaveConversation: &devicev1.LeaveConversation{ConversationId: conv}}})
 	left := devicev1.ConversationChanged_LEFT
-	gwWait(t, alice, "bob leaving", gwConversation(left, conv, "bob"))
-	gwWait(t, carol, "bob leaving", gwConversation(left, conv, "bob"))
+	waitEvents(t, alice, "bob leaving", isConversation(left, conv, "bob"))
+	waitEvents(t, carol, "bob leaving", isConversation(left, conv, "bob"))
 }
 
 func TestGroupWiseContacts(t *testing.T) {
 	_, d := gwStart(t)
-	bob, opened := gwLogin(t, d, "bob")
-	if gwContactIn(opened.GetSnapshot(), "carol") != nil {
+	bob, opened := loginDevice(t, d, "bob")
+	if contactIn(opened.GetSnapshot(), "carol") != nil {
 		t.Fatal("carol is already bob's contact")
 	}
-	gwCall(t, bob, &devicev1.Message{Body: &devicev1.Message_AddContact{AddContact: &devicev1.AddContact{
+	call(t, bob, &devicev1.Message{Body: &devicev1.Message_AddContact{AddContact: &devicev1.AddContact{
 		UserId: "carol", FolderId: "Friends", DisplayName: "Carol (book club)"}}})
-	ev := gwWait(t, bob, "carol added", gwContact(devicev1.ContactChanged_ADDED, "carol"))[0]
+	ev := waitEvents(t, bob, "carol added", gwContact(devicev1.ContactChanged_ADDED, "carol"))[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	snap, err := bob.Contacts(ctx)
@@ -337,22 +262,22 @@ func TestGroupWiseContacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	friends := gwFolder(snap, "Friends")
-	carol := gwContactIn(snap, "carol")
+	carol := contactIn(snap, "carol")
 	if friends == "" || carol.GetFolderId() != friends || carol.GetDisplayName() != "Carol (book club)" || ev.GetContact().Contact.GetFolderId() != friends {
 		t.Fatalf("after adding carol to Friends: folders %v, carol %v", snap.GetFolders(), carol)
 	}
 
 	// Her presence now reaches bob.
-	gwLogin(t, d, "carol")
-	gwWait(t, bob, "carol online", gwPresence("carol", devicev1.PresenceStatus_AVAILABLE))
+	loginDevice(t, d, "carol")
+	waitEvents(t, bob, "carol online", gwPresence("carol", devicev1.PresenceStatus_AVAILABLE))
 
-	gwCall(t, bob, &devicev1.Message{Body: &devicev1.Message_RemoveContact{RemoveContact: &devicev1.RemoveContact{UserId: "carol"}}})
-	gwWait(t, bob, "carol removed", gwContact(devicev1.ContactChanged_REMOVED, "carol"))
+	call(t, bob, &devicev1.Message{Body: &devicev1.Message_RemoveContact{RemoveContact: &devicev1.RemoveContact{UserId: "carol"}}})
+	waitEvents(t, bob, "carol removed", gwContact(devicev1.ContactChanged_REMOVED, "carol"))
 	snap, err = bob.Contacts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := gwContactIn(snap, "carol"); c != nil {
+	if c := contactIn(snap, "carol"); c != nil {
 		t.Fatalf("carol is still a contact: %v", c)
 	}
 }
@@ -374,16 +299,16 @@ func TestGroupWiseLoginErrors(t *testing.T) {
 		t.Fatalf("server unreachable: got %v, want BACKEND_UNAVAILABLE", err)
 	}
 	// The right password still works after a wrong one.
-	gwLogin(t, d, "alice")
+	loginDevice(t, d, "alice")
 }
 
 func TestGroupWiseServerCloses(t *testing.T) {
 	srv, d := gwStart(t)
-	alice, _ := gwLogin(t, d, "alice")
+	alice, _ := loginDevice(t, d, "alice")
 	if !srv.KickUser("alice") {
 		t.Fatal("alice is not on the GroupWise server")
 	}
-	ev := gwWait(t, alice, "session ended", gwSessionEnded)[0]
+	ev := waitEvents(t, alice, "session ended", gwSessionEnded)[0]
 	if r := ev.GetSessionEnded().Reason; r != devicev1.ErrorCode_BACKEND_UNAVAILABLE {
 		t.Fatalf("session ended with %v, want BACKEND_UNAVAILABLE", r)
 	}
@@ -391,7 +316,7 @@ func TestGroupWiseServerCloses(t *testing.T) {
 
 func TestGroupWiseKicked(t *testing.T) {
 	srv, d := gwStart(t)
-	bob, _ := gwLogin(t, d, "bob")
+	bob, _ := loginDevice(t, d, "bob")
 	// bob signs on with another GroupWise client; the server tells the
 	// gateway's connection (event 114).
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -404,7 +329,7 @@ func TestGroupWiseKicked(t *testing.T) {
 	if _, err := other.Login(ctx, "bob", "secret"); err != nil {
 		t.Fatal(err)
 	}
-	ev := gwWait(t, bob, "session ended", gwSessionEnded)[0]
+	ev := waitEvents(t, bob, "session ended", gwSessionEnded)[0]
 	if r := ev.GetSessionEnded().Reason; r != devicev1.ErrorCode_RELOGIN_REQUIRED {
 		t.Fatalf("session ended with %v, want RELOGIN_REQUIRED", r)
 	}
@@ -418,7 +343,7 @@ func TestGroupWiseCustomPort(t *testing.T) {
 	srv := gwtest.NewServer(t, gwtest.WithUsers(gwUsers()), gwtest.WithAddr(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))))
 	// Reach the server by IP and verify its certificate as "localhost".
 	d := startDaemonWith(t, gwBackend(t, "groupwise", srv, "127.0.0.1", port, "localhost"), gwParleyUsers...)
-	alice, _ := gwLogin(t, d, "alice")
+	alice, _ := loginDevice(t, d, "alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if _, err := alice.SendMessage(ctx, "echo", "", "ping on a custom port ✓", "e1"); err != nil {

@@ -70,29 +70,6 @@ func stStart(t *testing.T) (*sttest.Server, *daemon) {
 	return srv, startDaemonWith(t, stBackend("sametime", stPort(t, srv.Addr()), ""), stUsers...)
 }
 
-func stLogin(t *testing.T, d *daemon, name string) (*client.Conn, *devicev1.SessionOpened) {
-	t.Helper()
-	c := d.dial(t, name+"-phone")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	opened, err := c.Login(ctx, name, "secret")
-	if err != nil {
-		t.Fatalf("login %s: %v", name, err)
-	}
-	return c, opened
-}
-
-func stCall(t *testing.T, c *client.Conn, m *devicev1.Message) *devicev1.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	resp, err := c.Call(ctx, m)
-	if err != nil {
-		t.Fatalf("%T: %v", m.Body, err)
-	}
-	return resp
-}
-
 func stSend(t *testing.T, c *client.Conn, to, conv, text, id string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -104,39 +81,6 @@ func stSend(t *testing.T, c *client.Conn, to, conv, text, id string) string {
 	return sent.GetConversationId()
 }
 
-// stEvent reads c's events until one matches and returns it.
-func stEvent(t *testing.T, c *client.Conn, what string, match func(*devicev1.Event) bool) *devicev1.Event {
-	t.Helper()
-	return stEvents(t, c, what, match)[0]
-}
-
-// stEvents reads c's events until each matcher has matched one, in any
-// order, and returns them in the matchers' order.
-func stEvents(t *testing.T, c *client.Conn, what string, matchers ...func(*devicev1.Event) bool) []*devicev1.Event {
-	t.Helper()
-	got := make([]*devicev1.Event, len(matchers))
-	left := len(matchers)
-	timeout := time.After(15 * time.Second)
-	for left > 0 {
-		select {
-		case e, ok := <-c.Events():
-			if !ok {
-				t.Fatalf("link closed while waiting for %s: %v", what, c.Err())
-			}
-			for i, m := range matchers {
-				if got[i] == nil && m(e) {
-					got[i] = e
-					left--
-					break
-				}
-			}
-		case <-timeout:
-			t.Fatalf("no %s within 15s (%d of %d seen)", what, len(matchers)-left, len(matchers))
-		}
-	}
-	return got
-}
-
 func stPresence(user string, status devicev1.PresenceStatus, note string) func(*devicev1.Event) bool {
 	return func(e *devicev1.Event) bool {
 		p := e.GetPresence()
@@ -144,32 +88,9 @@ func stPresence(user string, status devicev1.PresenceStatus, note string) func(*
 	}
 }
 
-func stMessage(from, conv, text string) func(*devicev1.Event) bool {
-	return func(e *devicev1.Event) bool {
-		m := e.GetMessage()
-		return m != nil && m.From == from && m.Text == text && (conv == "" || m.ConversationId == conv)
-	}
-}
-
-func stConversation(change devicev1.ConversationChanged_Change, conv, user string) func(*devicev1.Event) bool {
-	return func(e *devicev1.Event) bool {
-		c := e.GetConversation()
-		return c != nil && c.Change == change && c.ConversationId == conv && c.UserId == user
-	}
-}
-
-func stContact(snap *devicev1.Snapshot, user string) *devicev1.Contact {
-	for _, c := range snap.GetContacts() {
-		if c.UserId == user {
-			return c
-		}
-	}
-	return nil
-}
-
 func TestSametimeBuddyListPresence(t *testing.T) {
 	_, d := stStart(t)
-	alice, opened := stLogin(t, d, "alice")
+	alice, opened := loginDevice(t, d, "alice")
 	snap := opened.GetSnapshot()
 	if self := snap.GetSelf(); self.GetUserId() != "alice" || self.GetDisplayName() != "Alice Example" {
 		t.Errorf("self = %v, want alice (Alice Example)", self)
@@ -178,7 +99,7 @@ func TestSametimeBuddyListPresence(t *testing.T) {
 		t.Errorf("folders %v, want the stored group Buddies", f)
 	}
 	for _, id := range []string{"bob", "carol"} {
-		c := stContact(snap, id)
+		c := contactIn(snap, id)
 		if c.GetFolderId() != "Buddies" || c.GetStatus() != devicev1.PresenceStatus_OFFLINE || c.GetDisplayName() == "" {
 			t.Errorf("%s = %v, want in Buddies, named, offline", id, c)
 		}
@@ -189,19 +110,19 @@ func TestSametimeBuddyListPresence(t *testing.T) {
 	}
 
 	// bob sees alice online at login; alice is told bob came online.
-	bob, opened := stLogin(t, d, "bob")
-	if c := stContact(opened.GetSnapshot(), "alice"); c.GetStatus() != devicev1.PresenceStatus_AVAILABLE {
+	bob, opened := loginDevice(t, d, "bob")
+	if c := contactIn(opened.GetSnapshot(), "alice"); c.GetStatus() != devicev1.PresenceStatus_AVAILABLE {
 		t.Errorf("alice in bob's snapshot: %v, want available", c)
 	}
-	stEvent(t, alice, "bob online", stPresence("bob", devicev1.PresenceStatus_AVAILABLE, ""))
+	waitEvent(t, alice, "bob online", stPresence("bob", devicev1.PresenceStatus_AVAILABLE, ""))
 
 	note := "in a meeting — back at 3 ✓"
-	stCall(t, bob, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{
+	call(t, bob, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{
 		Status: devicev1.PresenceStatus_AWAY, Note: note}}})
-	stEvent(t, alice, "bob away", stPresence("bob", devicev1.PresenceStatus_AWAY, note))
-	stCall(t, alice, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{
+	waitEvent(t, alice, "bob away", stPresence("bob", devicev1.PresenceStatus_AWAY, note))
+	call(t, alice, &devicev1.Message{Body: &devicev1.Message_SetPresence{SetPresence: &devicev1.SetPresence{
 		Status: devicev1.PresenceStatus_BUSY, Note: "do not disturb"}}})
-	stEvent(t, bob, "alice busy", stPresence("alice", devicev1.PresenceStatus_BUSY, "do not disturb"))
+	waitEvent(t, bob, "alice busy", stPresence("alice", devicev1.PresenceStatus_BUSY, "do not disturb"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -211,7 +132,7 @@ func TestSametimeBuddyListPresence(t *testing.T) {
 	if err := bob.Logout(ctx); err != nil && !errors.Is(err, client.ErrClosed) {
 		t.Fatal(err)
 	}
-	stEvent(t, alice, "bob offline", stPresence("bob", devicev1.PresenceStatus_OFFLINE, ""))
+	waitEvent(t, alice, "bob offline", stPresence("bob", devicev1.PresenceStatus_OFFLINE, ""))
 }
 
 // recorder is a TCP proxy in front of the Sametime server that keeps a
@@ -297,19 +218,19 @@ func TestSametimeMessagesTyping(t *testing.T) {
 	backends := stBackend("sametime", encrypted.port(t), "") +
 		stBackend("st-plain", plain.port(t), "disable_encryption = true")
 	d := startDaemonWith(t, backends, user{"alice", "sametime", true}, user{"bob", "sametime", true}, user{"carol", "st-plain", true})
-	alice, _ := stLogin(t, d, "alice")
-	bob, _ := stLogin(t, d, "bob")
+	alice, _ := loginDevice(t, d, "alice")
+	bob, _ := loginDevice(t, d, "bob")
 
 	text := "hello bob ünïcödé ✓ {braces} & <b>not bold</b> 日本語 🎉"
 	conv := stSend(t, alice, "bob", "", text, "a1")
 	if conv != "im:bob" {
 		t.Errorf("alice's conversation with bob is %q", conv)
 	}
-	ev := stEvent(t, bob, "alice's message", stMessage("alice", "", text))
+	ev := waitEvent(t, bob, "alice's message", isMessage("alice", "", text))
 	back := ev.GetMessage().ConversationId
 	reply := "hi alice, bob here ✓ ßüñ"
 	stSend(t, bob, "", back, reply, "b1")
-	stEvent(t, alice, "bob's reply", stMessage("bob", conv, reply))
+	waitEvent(t, alice, "bob's reply", isMessage("bob", conv, reply))
 	if srv.Stats().MessagesRelayed < 2 {
 		t.Errorf("server stats %+v: the messages did not go through it", srv.Stats())
 	}
@@ -319,22 +240,22 @@ func TestSametimeMessagesTyping(t *testing.T) {
 		}
 	}
 
-	stCall(t, bob, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{ConversationId: back, Typing: true}}})
-	stEvent(t, alice, "bob typing", func(e *devicev1.Event) bool {
+	call(t, bob, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{ConversationId: back, Typing: true}}})
+	waitEvent(t, alice, "bob typing", func(e *devicev1.Event) bool {
 		ty := e.GetTyping()
 		return ty != nil && ty.From == "bob" && ty.ConversationId == conv && ty.Typing
 	})
-	stCall(t, alice, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{To: "bob", Typing: true}}})
-	stEvent(t, bob, "alice typing", func(e *devicev1.Event) bool {
+	call(t, alice, &devicev1.Message{Body: &devicev1.Message_SendTyping{SendTyping: &devicev1.SendTyping{To: "bob", Typing: true}}})
+	waitEvent(t, bob, "alice typing", func(e *devicev1.Event) bool {
 		ty := e.GetTyping()
 		return ty != nil && ty.From == "alice" && ty.ConversationId == back && ty.Typing
 	})
 
 	// The control: carol's backend opens channels without encryption.
-	carol, _ := stLogin(t, d, "carol")
+	carol, _ := loginDevice(t, d, "carol")
 	clear := "carol in clear ✓"
 	stSend(t, carol, "alice", "", clear, "c1")
-	stEvent(t, alice, "carol's message", stMessage("carol", "im:carol", clear))
+	waitEvent(t, alice, "carol's message", isMessage("carol", "im:carol", clear))
 	if !plain.saw(clear) {
 		t.Error("with encryption disabled the text should be visible on the wire; the check above proves nothing")
 	}
@@ -342,38 +263,38 @@ func TestSametimeMessagesTyping(t *testing.T) {
 
 func TestSametimeConference(t *testing.T) {
 	srv, d := stStart(t)
-	alice, _ := stLogin(t, d, "alice")
-	bob, _ := stLogin(t, d, "bob")
-	carol, _ := stLogin(t, d, "carol")
-	resp := stCall(t, alice, &devicev1.Message{Body: &devicev1.Message_CreateConversation{CreateConversation: &devicev1.CreateConversation{
+	alice, _ := loginDevice(t, d, "alice")
+	bob, _ := loginDevice(t, d, "bob")
+	carol, _ := loginDevice(t, d, "carol")
+	resp := call(t, alice, &devicev1.Message{Body: &devicev1.Message_CreateConversation{CreateConversation: &devicev1.CreateConversation{
 		Participants: []string{"bob", "carol"}}}})
 	conv := resp.GetConversationCreated().GetConversationId()
 	if conv == "" {
 		t.Fatalf("CreateConversation answered %v", resp)
 	}
 	invited := devicev1.ConversationChanged_INVITED
-	stEvent(t, bob, "invitation", stConversation(invited, conv, "alice"))
-	stEvent(t, carol, "invitation", stConversation(invited, conv, "alice"))
+	waitEvent(t, bob, "invitation", isConversation(invited, conv, "alice"))
+	waitEvent(t, carol, "invitation", isConversation(invited, conv, "alice"))
 	joined := devicev1.ConversationChanged_JOINED
-	stEvents(t, alice, "bob and carol joining", stConversation(joined, conv, "bob"), stConversation(joined, conv, "carol"))
+	waitEvents(t, alice, "bob and carol joining", isConversation(joined, conv, "bob"), isConversation(joined, conv, "carol"))
 
 	welcome := "welcome to the conference ✓"
 	if got := stSend(t, alice, "", conv, welcome, "a1"); got != conv {
 		t.Errorf("sent to %q, want %q", got, conv)
 	}
-	stEvent(t, bob, "alice's message", stMessage("alice", conv, welcome))
-	stEvent(t, carol, "alice's message", stMessage("alice", conv, welcome))
+	waitEvent(t, bob, "alice's message", isMessage("alice", conv, welcome))
+	waitEvent(t, carol, "alice's message", isMessage("alice", conv, welcome))
 	stSend(t, carol, "", conv, "carol here — ünïcödé", "c1")
-	stEvent(t, alice, "carol's message", stMessage("carol", conv, "carol here — ünïcödé"))
-	stEvent(t, bob, "carol's message", stMessage("carol", conv, "carol here — ünïcödé"))
+	waitEvent(t, alice, "carol's message", isMessage("carol", conv, "carol here — ünïcödé"))
+	waitEvent(t, bob, "carol's message", isMessage("carol", conv, "carol here — ünïcödé"))
 	if n := srv.Stats().ConferenceTexts; n != 2 {
 		t.Errorf("the server delivered %d conference texts, want 2", n)
 	}
 
-	stCall(t, bob, &devicev1.Message{Body: &devicev1.Message_LeaveConversation{LeaveConversation: &devicev1.LeaveConversation{ConversationId: conv}}})
+	call(t, bob, &devicev1.Message{Body: &devicev1.Message_LeaveConversation{LeaveConversation: &devicev1.LeaveConversation{ConversationId: conv}}})
 	left := devicev1.ConversationChanged_LEFT
-	stEvent(t, alice, "bob leaving", stConversation(left, conv, "bob"))
-	stEvent(t, carol, "bob leaving", stConversation(left, conv, "bob"))
+	waitEvent(t, alice, "bob leaving", isConversation(left, conv, "bob"))
+	waitEvent(t, carol, "bob leaving", isConversation(left, conv, "bob"))
 }
 
 func TestSametimeLoginErrors(t *testing.T) {
@@ -401,21 +322,21 @@ func TestSametimeLoginErrors(t *testing.T) {
 		t.Fatalf("server unreachable: got %v, want BACKEND_UNAVAILABLE", err)
 	}
 	// The right password still works after a wrong one.
-	stLogin(t, d, "alice")
+	loginDevice(t, d, "alice")
 }
 
 func TestSametimeKicked(t *testing.T) {
 	srv, d := stStart(t)
-	alice, _ := stLogin(t, d, "alice")
+	alice, _ := loginDevice(t, d, "alice")
 	if n := srv.KickUser("alice"); n != 1 {
 		t.Fatalf("kicked %d sessions of alice, want 1", n)
 	}
-	ev := stEvent(t, alice, "session ended", func(e *devicev1.Event) bool { return e.GetSessionEnded() != nil })
+	ev := waitEvent(t, alice, "session ended", func(e *devicev1.Event) bool { return e.GetSessionEnded() != nil })
 	if r := ev.GetSessionEnded().Reason; r != devicev1.ErrorCode_RELOGIN_REQUIRED {
 		t.Fatalf("session ended with %v, want RELOGIN_REQUIRED", r)
 	}
 	// Logging in again starts a new Sametime session.
-	stLogin(t, d, "alice")
+	loginDevice(t, d, "alice")
 	if !srv.Online("alice") {
 		t.Error("alice is not back on the server")
 	}
