@@ -183,6 +183,15 @@ func (r *Router) Handle(ctx context.Context, d *session.Device, m *devicev1.Mess
 	return body
 }
 
+// HandleAsync starts one device request and calls done exactly once with
+// its response, possibly on another goroutine and after HandleAsync has
+// returned. Requests of one device reach the backend in the order they were
+// started, so a link may start the next request before the previous one is
+// answered; it must not call HandleAsync for one device concurrently.
+func (r *Router) HandleAsync(ctx context.Context, d *session.Device, m *devicev1.Message, done func(*devicev1.Message)) {
+	done(r.Handle(ctx, d, m))
+}
+
 func ok() *devicev1.Message { return &devicev1.Message{Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}} }
 
 func (r *Router) handle(ctx context.Context, s *session.Session, m *devicev1.Message) (*devicev1.Message, error) {
