@@ -35,17 +35,27 @@ type Client struct {
 	confs    map[string]*conference
 	contacts contactState
 
-	queue  chan Event // reader → dispatcher, bounded by EventBuffer
-	events chan Event // dispatcher → caller
+	// Event delivery (delivery.go), guarded by evMu. Events wait in
+	// queue[head:] until the consumer takes them.
+	evMu       sync.Mutex
+	queue      []Event
+	head       int
+	mode       deliveryMode
+	handler    Handler
+	delivering bool // a deliver goroutine is running
+	readerDone bool // the reader has returned: no more events
+	closing    bool // Close was called: no more goroutines
+	finished   bool // events is closed
+	events     chan Event
 
 	done     chan struct{} // closed when the connection is over
 	failOnce sync.Once
 	err      error // why; set before done is closed
 
-	loggedIn  chan struct{} // closed after a successful Login
+	keepalive *time.Timer   // from login; see keepalive.go
 	quit      chan struct{} // closed by Close: stop delivering events
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // the reader, a deliverer, a keepalive ping
 }
 
 type loginState uint8
@@ -90,33 +100,20 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 // its defaults applied.
 func newClient(conn net.Conn, cfg Config) *Client {
 	c := &Client{
-		cfg:      cfg,
-		log:      cfg.Logger.Named("gwclient").With("server", net.JoinHostPort(cfg.Server, strconv.Itoa(cfg.Port))),
-		conn:     conn,
-		pending:  make(map[string]chan *gwproto.Response),
-		users:    make(map[string]User),
-		confs:    make(map[string]*conference),
-		queue:    make(chan Event, cfg.EventBuffer),
-		events:   make(chan Event),
-		done:     make(chan struct{}),
-		loggedIn: make(chan struct{}),
-		quit:     make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger.Named("gwclient").With("server", net.JoinHostPort(cfg.Server, strconv.Itoa(cfg.Port))),
+		conn:    conn,
+		pending: make(map[string]chan *gwproto.Response),
+		users:   make(map[string]User),
+		confs:   make(map[string]*conference),
+		events:  make(chan Event),
+		done:    make(chan struct{}),
+		quit:    make(chan struct{}),
 	}
-	c.wg.Add(3)
+	c.wg.Add(1)
 	go c.readLoop()
-	go c.dispatchLoop()
-	go c.keepalive()
 	return c
 }
-
-// Events returns the channel of server pushes, in arrival order. Events
-// whose sender is not yet known are delivered after the client has fetched
-// the sender's details. The client buffers up to Config.EventBuffer events
-// for a slow reader; one more closes the connection with ErrEventOverflow
-// (no event is ever dropped silently). The channel is closed after the
-// connection ends and every buffered event has been received, or at once
-// by Close.
-func (c *Client) Events() <-chan Event { return c.events }
 
 // Done is closed when the connection has ended, for whatever reason.
 func (c *Client) Done() <-chan struct{} { return c.done }
@@ -145,6 +142,9 @@ func (c *Client) Err() error {
 func (c *Client) Close() error {
 	c.fail(ErrClosed)
 	c.closeOnce.Do(func() { close(c.quit) })
+	if end := c.stopDelivery(); end != nil {
+		end()
+	}
 	c.wg.Wait()
 	return nil
 }
@@ -154,6 +154,7 @@ func (c *Client) fail(err error) {
 	c.failOnce.Do(func() {
 		c.err = err
 		close(c.done)
+		c.stopKeepalive()
 		if !errors.Is(err, ErrClosed) {
 			c.log.Info("connection ended", "error", err)
 		}

@@ -7,8 +7,10 @@
 // A Client owns exactly one TLS connection and one user session, as the
 // original service did. A single reader goroutine parses the server stream
 // (with gwproto), matches responses to requests by transaction id and queues
-// events; a dispatcher goroutine looks up unknown senders with getdetails and
-// then hands events to the caller in arrival order through Events.
+// events; while events are queued, a delivery goroutine looks up unknown
+// senders with getdetails and then hands events to the caller in arrival
+// order, through Events or a Handler (Deliver). An idle connection runs
+// only its reader: the keepalive ping is driven by a runtime timer.
 //
 // Every request is bounded by Config.RequestTimeout. A server that does not
 // answer in time is treated as dead: the request fails with ErrTimeout and

@@ -92,6 +92,7 @@ func TestConferenceStateFollowsEvents(t *testing.T) {
 func TestUnknownSenderLookedUpBeforeDelivery(t *testing.T) {
 	srv := newScriptServer(t)
 	c, p := loggedIn(t, srv, srv.config())
+	events := c.Events() // look-ups start once a consumer is chosen
 	const daveDN = "cn=dave,ou=users,o=acme"
 	p.event(gwproto.Event{Type: gwproto.EventReceiveMessage, Source: daveDN, GUID: testGUID, Text: gwproto.RTFWrap("who am I?")})
 	p.event(gwproto.Event{Type: gwproto.EventUserTyping, Source: bobDN, GUID: testGUID})
@@ -102,7 +103,7 @@ func TestUnknownSenderLookedUpBeforeDelivery(t *testing.T) {
 	// Neither the message nor the later typing event may overtake the
 	// look-up.
 	select {
-	case ev := <-c.Events():
+	case ev := <-events:
 		t.Fatalf("event %#v delivered before the sender's details arrived", ev)
 	default:
 	}
@@ -121,6 +122,7 @@ func TestUnknownSenderLookedUpBeforeDelivery(t *testing.T) {
 func TestUnknownSenderLookupFailureStillDelivers(t *testing.T) {
 	srv := newScriptServer(t)
 	c, p := loggedIn(t, srv, srv.config())
+	c.Events() // look-ups start once a consumer is chosen
 	const ghostDN = "cn=ghost,o=acme"
 	p.event(gwproto.Event{Type: gwproto.EventConferenceInvite, Source: ghostDN, GUID: testGUID, Text: "boo"})
 	p.replyCode(p.expect(gwproto.CmdGetDetails), gwproto.CodeUserNotFound, nil)

@@ -41,7 +41,7 @@ func (c *Client) Login(ctx context.Context, user, password string) (*LoginInfo, 
 		return nil, err
 	}
 	c.log.Info("logged in", "dn", info.Self.DN)
-	close(c.loggedIn)
+	c.startKeepalive()
 	return info, nil
 }
 

@@ -1,7 +1,6 @@
 package gwclient
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,8 +14,15 @@ import (
 // readLoop is the only reader of the connection. It hands responses to the
 // waiting requests and queues events; it never blocks on the consumer.
 func (c *Client) readLoop() {
-	defer c.wg.Done()
-	defer close(c.queue)
+	c.read()
+	end := c.readerEnded()
+	c.wg.Done()
+	if end != nil {
+		end()
+	}
+}
+
+func (c *Client) read() {
 	r := gwproto.NewReader(c.conn, gwproto.Limits{})
 	for {
 		m, err := r.ReadMessage()
@@ -37,10 +43,8 @@ func (c *Client) readLoop() {
 			c.fail(terminal)
 			return
 		}
-		select {
-		case c.queue <- ev:
-		default:
-			c.fail(fmt.Errorf("%w: %d events not yet received", ErrEventOverflow, cap(c.queue)))
+		if !c.queueEvent(ev) {
+			c.fail(c.overflowError())
 			return
 		}
 		if terminal != nil {
@@ -134,42 +138,4 @@ func (c *Client) applyEvent(e *gwproto.Event) (Event, error) {
 	}
 	// gwproto only returns event types it can parse, all handled above.
 	return nil, fmt.Errorf("%w: event %s", ErrProtocol, e.Type)
-}
-
-// needsSender reports whether ev should only be delivered once the client
-// knows its source's user record (spec §5.0).
-func needsSender(ev Event) bool {
-	switch ev.(type) {
-	case MessageReceived, Invited, ParticipantInvited, ConferenceJoined:
-		return true
-	}
-	return false
-}
-
-// dispatchLoop hands queued events to the caller in order, fetching the
-// details of unknown senders first.
-func (c *Client) dispatchLoop() {
-	defer c.wg.Done()
-	defer close(c.events)
-	for ev := range c.queue {
-		if needsSender(ev) {
-			c.learnUser(ev.EventHeader().Source)
-		}
-		select {
-		case c.events <- ev:
-		case <-c.quit:
-			return
-		}
-	}
-}
-
-// learnUser fetches the record of dn with getdetails unless it is cached.
-// Failures are logged; the event is delivered anyway.
-func (c *Client) learnUser(dn string) {
-	if _, ok := c.User(dn); ok || dn == "" {
-		return
-	}
-	if _, err := c.GetDetails(context.Background(), dn); err != nil {
-		c.log.Debug("cannot fetch details of event source", "source", dn, "error", err)
-	}
 }
