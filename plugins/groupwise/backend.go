@@ -132,7 +132,11 @@ func (b *Backend) OpenSession(ctx context.Context, cred sdk.Credentials) (sdk.Sn
 		// session; do not keep two connections for one id.
 		old.close(ctx)
 	}
-	go s.run(b.forget)
+	if err := s.start(b.forget); err != nil {
+		b.forget(s)
+		client.Close()
+		return sdk.Snapshot{}, sdk.Errorf(sdk.ReasonInternal, "groupwise: %v", err)
+	}
 	log.Info("session opened", "login", cred.Login, "contacts", len(snap.Contacts))
 	return snap, nil
 }

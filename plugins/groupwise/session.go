@@ -20,7 +20,7 @@ type session struct {
 	log        hclog.Logger
 	rootFolder string
 	sent       *sentKeys
-	done       chan struct{} // closed when run has returned
+	done       chan struct{} // closed when the last event has been handled
 
 	mu   sync.Mutex
 	ids  map[string]string            // lower-case DN → user id
@@ -45,7 +45,8 @@ func (s *session) emit(kind sdk.EventKind) {
 	s.events.Emit(sdk.Event{SessionID: s.id, Kind: kind})
 }
 
-// close ends the connection and waits (within ctx) for run to return.
+// close ends the connection and waits (within ctx) until the session's
+// events have ended.
 func (s *session) close(ctx context.Context) {
 	s.client.Close()
 	select {
@@ -54,21 +55,22 @@ func (s *session) close(ctx context.Context) {
 	}
 }
 
-// run translates the client's events until the connection ends. If it
-// ended without CloseSession (forget reports true), the device is told
-// with a SessionEndedEvent.
-func (s *session) run(forget func(*session) bool) {
-	defer close(s.done)
-	for ev := range s.client.Events() {
-		s.handle(ev)
-	}
-	err := s.client.Err()
-	s.client.Close()
-	if forget(s) {
-		end := endReason(err)
-		s.log.Info("session ended by the server", "reason", end.Reason, "error", err)
-		s.emit(end)
-	}
+// start has the client translate its events on the session's behalf
+// until the connection ends; no goroutine waits for them in between. If
+// the connection ended without CloseSession (forget reports true), the
+// device is told with a SessionEndedEvent.
+func (s *session) start(forget func(*session) bool) error {
+	return s.client.Deliver(gwclient.Handler{
+		Event: s.handle,
+		End: func(err error) {
+			defer close(s.done)
+			if forget(s) {
+				end := endReason(err)
+				s.log.Info("session ended by the server", "reason", end.Reason, "error", err)
+				s.emit(end)
+			}
+		},
+	})
 }
 
 // userID is the id devices see for u: the auth attribute (the login name)
