@@ -166,7 +166,13 @@ var gatewayLogLevel = "info"
 
 // gatewaySpec is what a parleyd run is configured with.
 type gatewaySpec struct {
-	memoryUsers []imUser       // memory backend directory; nil: no memory backend
+	memoryUsers []imUser // memory backend directory; nil: no memory backend
+	// memoryShard, when set, spreads memoryUsers over backends of at most
+	// that many users each ("memory", "memory-2", …), each its own plugin
+	// process: the memory test backend announces every login to each of
+	// its online users, which makes filling one backend with 100,000
+	// sessions quadratic in the plugin, not in the gateway.
+	memoryShard int
 	groupwise   *fakeGroupWise // nil: no groupwise backend
 	gwUsers     []string       // gateway users on the groupwise backend
 	// maxSessions, heartbeat, idleTimeout: the sessions block.
@@ -185,8 +191,8 @@ type gateway struct {
 	addr        string
 	metricsAddr string
 	tls         *tls.Config
-	plugins     map[string]int // backend plugin executable → pid
-	setupTime   time.Duration  // adding the users to the configuration database
+	plugins     map[string][]int // backend plugin executable → pids
+	setupTime   time.Duration    // adding the users to the configuration database
 }
 
 // startGateway writes a configuration and a configuration database under
@@ -214,7 +220,7 @@ func startGateway(ctx context.Context, binDir, work, name string, spec gatewaySp
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{proc: p, dir: dir, metricsAddr: "127.0.0.1:" + strconv.Itoa(metricsPort), plugins: map[string]int{}, setupTime: setup}
+	g := &gateway{proc: p, dir: dir, metricsAddr: "127.0.0.1:" + strconv.Itoa(metricsPort), plugins: map[string][]int{}, setupTime: setup}
 	wctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	m, err := p.waitLog(wctx, regexp.MustCompile(`listening: devices=(\S+)`))
@@ -234,9 +240,7 @@ func startGateway(ctx context.Context, binDir, work, name string, spec gatewaySp
 	}
 	g.tls.ServerName, _, _ = net.SplitHostPort(g.addr)
 	for _, exe := range []string{"parley-backend-memory", "parley-backend-groupwise"} {
-		if pid, err := childByExe(p.PID(), exe); err == nil {
-			g.plugins[exe] = pid
-		}
+		g.plugins[exe] = childrenByExe(p.PID(), exe)
 	}
 	return g, nil
 }
@@ -253,8 +257,8 @@ func addGatewayUsers(ctx context.Context, path string, spec gatewaySpec) error {
 		_, err := db.AddUser(ctx, "parley-bench", configdb.User{Login: login, Backend: backend, Enabled: true})
 		return err
 	}
-	for _, u := range spec.memoryUsers {
-		if err := add(u.ID, "memory"); err != nil {
+	for i, u := range spec.memoryUsers {
+		if err := add(u.ID, spec.memoryBackend(i)); err != nil {
 			return fmt.Errorf("adding user %s: %w", u.ID, err)
 		}
 	}
@@ -295,22 +299,27 @@ plugins {
 	if spec.compressThreshold != 0 {
 		fmt.Fprintf(&b, "frame { compress_threshold = %d }\n", spec.compressThreshold)
 	}
-	if spec.memoryUsers != nil {
-		b.WriteString("backend \"memory\" {\n  plugin = \"parley-backend-memory\"\n  server {\n    host = \"localhost\"\n    port = 1\n  }\n  settings {\n")
-		if spec.maxFileBytes > 0 {
-			fmt.Fprintf(&b, "    max_file_bytes = %d\n", spec.maxFileBytes)
-		}
-		b.WriteString("    users = [\n")
-		for _, u := range spec.memoryUsers {
-			fmt.Fprintf(&b, "      { id = %q, password = %q, full_name = %q, contacts = [", u.ID, u.Password, u.FullName)
-			for i, c := range u.Contacts {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, "%q", c)
+	for i, u := range spec.memoryUsers {
+		if i == 0 || spec.memoryBackend(i) != spec.memoryBackend(i-1) {
+			if i > 0 {
+				b.WriteString("    ]\n  }\n}\n")
 			}
-			b.WriteString("] },\n")
+			fmt.Fprintf(&b, "backend %q {\n  plugin = \"parley-backend-memory\"\n  server {\n    host = \"localhost\"\n    port = 1\n  }\n  settings {\n", spec.memoryBackend(i))
+			if spec.maxFileBytes > 0 {
+				fmt.Fprintf(&b, "    max_file_bytes = %d\n", spec.maxFileBytes)
+			}
+			b.WriteString("    users = [\n")
 		}
+		fmt.Fprintf(&b, "      { id = %q, password = %q, full_name = %q, contacts = [", u.ID, u.Password, u.FullName)
+		for i, c := range u.Contacts {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q", c)
+		}
+		b.WriteString("] },\n")
+	}
+	if len(spec.memoryUsers) > 0 {
 		b.WriteString("    ]\n  }\n}\n")
 	}
 	if gw := spec.groupwise; gw != nil {
@@ -333,8 +342,32 @@ plugins {
 	return b.String()
 }
 
-// plugin returns the pid of a backend plugin process of the gateway.
-func (g *gateway) plugin(exe string) int { return g.plugins[exe] }
+// memoryBackend is the name of the memory backend memoryUsers[i] is on.
+func (s gatewaySpec) memoryBackend(i int) string {
+	if s.memoryShard <= 0 || i < s.memoryShard {
+		return "memory"
+	}
+	return fmt.Sprintf("memory-%d", i/s.memoryShard+1)
+}
+
+// plugin returns the pid of a backend plugin process of the gateway (the
+// first, when the backend is sharded).
+func (g *gateway) plugin(exe string) int {
+	if pids := g.plugins[exe]; len(pids) > 0 {
+		return pids[0]
+	}
+	return 0
+}
+
+// pluginRSS is the resident set size of all of the gateway's processes
+// running exe.
+func (g *gateway) pluginRSS(exe string) int64 {
+	var sum int64
+	for _, pid := range g.plugins[exe] {
+		sum += rss(pid)
+	}
+	return sum
+}
 
 // failure wraps err with the end of parleyd's log.
 func (g *gateway) failure(what string, err error) error {

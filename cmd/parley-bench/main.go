@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,12 +62,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		o         options
 		scenario  = fs.String("scenario", "all", "scenarios to run, comma-separated: "+strings.Join(allScenarios, ", ")+", or all")
-		short     = fs.Bool("short", false, "the short run of make bench: relay at one load, resume, wire (under a minute)")
+		short     = fs.Bool("short", false, "the short run of make bench: relay (20 pairs, max and half of it), resume, wire (about a minute)")
 		jsonOut   = fs.String("json", "", "also write the figures as JSON to this file (- for stdout; the table then goes to stderr)")
 		quiet     = fs.Bool("q", false, "no progress lines")
 		backends  = fs.String("backends", "memory,groupwise", "relay: backends to measure")
-		loads     = fs.String("loads", "2000,5000,10000,20000,max", "relay: offered loads in messages/s; max is a closed loop")
-		idleSizes = fs.String("idle-sessions", "5000,10000,19000", "idle: attached idle sessions at which memory is measured, comma-separated (each beyond RLIMIT_NOFILE is lowered to it)")
+		loads     = fs.String("loads", "max,half,10000,20000", "relay: offered loads in messages/s; max is a closed loop, half is half of what max measured through parleyd")
+		idleSizes = fs.String("idle-sessions", "5000,10000,50000,100000", "idle: attached idle sessions at which memory is measured, comma-separated; the first is the reference the others grow from; sizes the descriptor limits do not allow are lowered to what they allow")
 		held      = fs.Int("held-sessions", 100000, "idle: sessions to hold in the cache with their links dropped (0: skip)")
 	)
 	perfDir := fs.String("perf-dir", "", "record perf CPU profiles of parleyd and its plugins during the measured phases into this directory")
@@ -117,8 +118,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if !explicit["scenario"] {
 			o.scenarios = []string{"relay", "resume", "wire"}
 		}
-		o.relay.loads = []float64{5000}
-		o.relay.halfLoad = 5000
+		if !explicit["loads"] {
+			o.relay.loads = []float64{0, halfLoad}
+		}
 		o.relay.pairs = 20
 		o.relay.duration = 3 * time.Second
 		o.resume.rounds = 50
@@ -152,6 +154,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 	}
+	rep.Targets = targets(rep.Measured)
+	rep.Elapsed = time.Since(rep.Started).Seconds()
 	table := stdout
 	if *jsonOut == "-" {
 		table = stderr
@@ -206,13 +210,27 @@ func runScenario(ctx context.Context, name string, o options, rep *report) error
 	return fmt.Errorf("unknown scenario %q", name)
 }
 
-var errBadList = errors.New("not a comma-separated list of numbers")
+var (
+	errBadList       = errors.New("not a comma-separated list of numbers")
+	errHalfBeforeMax = errors.New("needs max earlier in the list: it is half of the throughput max measures")
+)
+
+// halfLoad stands for "half" in the relay loads: half of the closed-loop
+// throughput measured through parleyd earlier in the same run.
+const halfLoad = -1
 
 func parseLoads(s string) ([]float64, error) {
 	var out []float64
 	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "max" {
+		switch f = strings.TrimSpace(f); f {
+		case "max":
 			out = append(out, 0)
+			continue
+		case "half":
+			if !slices.Contains(out, 0) {
+				return nil, fmt.Errorf("half: %w", errHalfBeforeMax)
+			}
+			out = append(out, halfLoad)
 			continue
 		}
 		v, err := strconv.ParseFloat(f, 64)
@@ -248,15 +266,4 @@ func noFileLimit() uint64 {
 	var l syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
 	return l.Cur
-}
-
-// raiseNoFile raises the soft descriptor limit to the hard one (children
-// inherit it) and returns the new limit.
-func raiseNoFile() uint64 {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
-	return noFileLimit()
 }

@@ -224,12 +224,14 @@ func cpuTime(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / clockTicks
 }
 
-// childByExe finds a child of parent whose executable's name is exe.
-func childByExe(parent int, exe string) (int, error) {
+// childrenByExe finds the children of parent whose executable's name is
+// exe.
+func childrenByExe(parent int, exe string) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return nil
 	}
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -245,10 +247,10 @@ func childByExe(parent int, exe string) (int, error) {
 			continue
 		}
 		if path, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); filepath.Base(path) == exe {
-			return pid, nil
+			pids = append(pids, pid)
 		}
 	}
-	return 0, fmt.Errorf("no %s process under pid %d", exe, parent)
+	return pids
 }
 
 // loadAvg is the 1-minute load average, or -1 when unreadable.

@@ -119,6 +119,18 @@ func (r stepResult) cpuPerMessage() time.Duration {
 	return sum
 }
 
+// cpuUS is the CPU the processes at index idx of the step's process list
+// spent per delivered message, in µs.
+func (r stepResult) cpuUS(idx ...int) float64 {
+	var sum time.Duration
+	for _, i := range idx {
+		if i >= 0 && i < len(r.cpuPerMsg) {
+			sum += r.cpuPerMsg[i]
+		}
+	}
+	return float64(sum) / 1e3
+}
+
 // runStep offers rate msgs/s (0: as fast as inflight senders per pair
 // allow) on path for dur, then waits for the deliveries.
 func runStep(ctx context.Context, tr *tracker, path relayPath, pairs int, tag string, rate float64, dur time.Duration, inflight int, procs []namedPID) stepResult {

@@ -34,10 +34,15 @@ type figure struct {
 
 // report collects the figures of a run.
 type report struct {
-	Started  time.Time `json:"started"`
-	Host     hostInfo  `json:"host"`
-	Figures  []figure  `json:"figures"`
-	Problems []string  `json:"problems,omitempty"`
+	Started time.Time `json:"started"`
+	Host    hostInfo  `json:"host"`
+	Figures []figure  `json:"figures"`
+	// Targets is the summary against issue 7, computed from Measured.
+	Targets  []targetRow  `json:"targets"`
+	Measured measurements `json:"measurements"`
+	Problems []string     `json:"problems,omitempty"`
+	// Elapsed is how long the whole run took, in seconds.
+	Elapsed float64 `json:"elapsed_s"`
 }
 
 type hostInfo struct {
@@ -99,6 +104,10 @@ func (r *report) writeTable(w io.Writer) {
 			notes = true
 		}
 		fmt.Fprintf(w, "  %s / %s: %s\n", f.Scenario, f.Name, f.Note)
+	}
+	writeTargets(w, r.Targets)
+	if r.Elapsed > 0 {
+		fmt.Fprintf(w, "\nthe run took %v (load average now %.2f)\n", time.Duration(r.Elapsed*float64(time.Second)).Round(time.Second), loadAvg())
 	}
 	if len(r.Problems) > 0 {
 		fmt.Fprintln(w, "\nproblems:")

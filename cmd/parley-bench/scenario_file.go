@@ -193,6 +193,8 @@ func scenarioFile(ctx context.Context, o options, rep *report) error {
 		o.logf("file %s of %d MiB: %.0f MB/s, at most %d KB in flight per transfer, plugin peak RSS +%d KB, host heap peak +%d KB",
 			run.name, run.size>>20, res.rate, res.inFlight>>10, res.pluginPeak>>10, res.hostPeak>>10)
 		scen := "file plugin hop " + run.name
+		rep.Measured.File = append(rep.Measured.File, fileRun{Path: "plugin hop", Transfers: run.n, MBps: res.rate, BufferedKB: float64(res.inFlight) / 1024, Load: loadAvg(),
+			BufferedWhat: "peak bytes read from the sender and not yet written to the receiver"})
 		note := fmt.Sprintf("the plugin hop alone: SDK SendFile/ReceiveFile through the memory plugin process (go-plugin gRPC), %d MiB each, %d transfers", run.size>>20, run.n)
 		rep.add(figure{Scenario: scen, Name: "throughput (all transfers)", Value: res.rate, Unit: "MB/s",
 			Target: fmt.Sprintf(">= %d MB/s", targetFileRate), Met: atLeast(res.rate, targetFileRate), Note: note})
@@ -308,6 +310,8 @@ func fileThroughGateway(ctx context.Context, o options, rep *report, work string
 			Target: fmt.Sprintf(">= %d MB/s", targetFileRate), Met: atLeast(res.rate, targetFileRate),
 			Note: fmt.Sprintf("device to device through parleyd and the memory plugin, %d MiB each, %d transfers", run.size>>20, run.n)})
 		per := float64(gwPeak) / float64(run.n)
+		rep.Measured.File = append(rep.Measured.File, fileRun{Path: "via parleyd", Transfers: run.n, MBps: res.rate, BufferedKB: per / 1024, Load: loadAvg(),
+			BufferedWhat: "parleyd's peak RSS growth per transfer, garbage not yet collected included (the transfer's spool is on disk)"})
 		rep.add(figure{Scenario: scen, Name: "parleyd peak RSS growth per transfer", Value: per / 1024, Unit: "KB",
 			Target: fmt.Sprintf("<= %d KB", targetFileBuffer>>10), Met: atMost(per, targetFileBuffer),
 			Note: "garbage not yet collected included"})

@@ -57,7 +57,7 @@ func sampleMemory(ctx context.Context, g *gateway, plugin string, sessions int) 
 		if err != nil {
 			return memSample{}, err
 		}
-		samples = append(samples, memSample{sessions: sessions, gatewayRSS: rss(g.PID()), pluginRSS: rss(g.plugin(plugin)),
+		samples = append(samples, memSample{sessions: sessions, gatewayRSS: rss(g.PID()), pluginRSS: g.pluginRSS(plugin),
 			heap: st.heapInuse, stack: st.stackInuse, gr: st.goroutines})
 	}
 	med := func(f func(memSample) float64) float64 {
@@ -84,11 +84,13 @@ func settle(ctx context.Context) {
 
 // loginDevices logs in users[from:to] from new devices, loginConcurrency
 // at a time, keeping the links open when keep is set. It returns the
-// devices (nil entries when not kept) and the logins per second.
-func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int, keep bool, devs []*device) (float64, error) {
+// logins per second and how many succeeded; after the first failure it
+// starts no more logins. Kept devices are stored in devs.
+func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int, keep bool, devs []*device) (float64, int, error) {
 	sem := make(chan struct{}, loginConcurrency)
 	var wg sync.WaitGroup
 	var firstErr atomic.Pointer[error]
+	var ok atomic.Int64
 	t0 := time.Now()
 	for i := from; i < to && firstErr.Load() == nil && ctx.Err() == nil; i++ {
 		sem <- struct{}{}
@@ -109,6 +111,7 @@ func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int,
 				firstErr.CompareAndSwap(nil, &err)
 				return
 			}
+			ok.Add(1)
 			if keep {
 				devs[i] = d
 			} else {
@@ -117,27 +120,25 @@ func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int,
 		}()
 	}
 	wg.Wait()
+	rate := float64(ok.Load()) / time.Since(t0).Seconds()
 	if e := firstErr.Load(); e != nil {
-		return 0, *e
+		return rate, int(ok.Load()), *e
 	}
-	return float64(to-from) / time.Since(t0).Seconds(), ctx.Err()
+	return rate, int(ok.Load()), ctx.Err()
 }
+
+// idleShard is the most users one memory backend of the idle scenario
+// holds (see gatewaySpec.memoryShard).
+const idleShard = 10000
 
 func scenarioIdle(ctx context.Context, o options, rep *report) error {
 	opt := o.idle
-	limit := raiseNoFile()
 	sizes := slices.Clone(opt.sizes)
 	slices.Sort(sizes)
-	maxFD := int(limit) - 200
-	for i, n := range sizes {
-		if n > maxFD {
-			rep.problem("idle: %d attached sessions need %d descriptors in parleyd and here, but RLIMIT_NOFILE is %d (and cannot be raised without CAP_SYS_RESOURCE): measuring %d", n, n, limit, maxFD)
-			sizes[i] = maxFD
-		}
-	}
 	sizes = slices.Compact(sizes)
-	attached := sizes[len(sizes)-1]
-	total := max(attached, opt.held)
+	wanted := sizes[len(sizes)-1]
+	own := raiseNoFile(uint64(wanted + fdReserve))
+	total := max(wanted, opt.held)
 
 	work, err := os.MkdirTemp("", "parley-bench-idle-")
 	if err != nil {
@@ -146,13 +147,33 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 	defer os.RemoveAll(work)
 	users := numbered("u", total)
 	t0 := time.Now()
-	g, err := startGateway(ctx, o.binDir, work, "gateway", gatewaySpec{memoryUsers: users, heartbeat: 10 * time.Minute, idleTimeout: time.Hour})
+	g, err := startGateway(ctx, o.binDir, work, "gateway", gatewaySpec{memoryUsers: users, memoryShard: idleShard, heartbeat: 10 * time.Minute, idleTimeout: time.Hour})
 	if err != nil {
 		return err
 	}
 	defer g.stop()
-	o.logf("idle: parleyd up with %d users in %v (configuration database %v)", total, time.Since(t0).Round(time.Millisecond), g.setupTime.Round(time.Millisecond))
 	const plugin = "parley-backend-memory"
+	shards := len(g.plugins[plugin])
+	o.logf("idle: parleyd up with %d users on %d memory plugin processes in %v (configuration database %v)",
+		total, shards, time.Since(t0).Round(time.Millisecond), g.setupTime.Round(time.Millisecond))
+	gwLimit := raiseChildNoFile(g.PID(), uint64(wanted+fdReserve))
+	capacity := sessionCapacity(own, gwLimit)
+	o.logf("idle: RLIMIT_NOFILE %d here, %d in parleyd: room for %d attached sessions", own, gwLimit, capacity)
+	short := func(requested, reached int, why string) {
+		rep.Measured.Limits = append(rep.Measured.Limits, sizeShortage{Scenario: "idle attached", Requested: requested, Reached: reached, Why: why})
+	}
+	var plan []int
+	for _, n := range sizes {
+		if n > capacity {
+			why := fmt.Sprintf("each attached session takes a descriptor here and one in parleyd; %s", noFileWhy(min(own, gwLimit)))
+			rep.problem("idle: %d attached sessions: %s: measuring %d", n, why, capacity)
+			short(n, capacity, why)
+			n = capacity
+		}
+		plan = append(plan, n)
+	}
+	plan = slices.Compact(plan)
+
 	settle(ctx)
 	base, err := sampleMemory(ctx, g, plugin, 0)
 	if err != nil {
@@ -166,31 +187,45 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 			}
 		}
 	}()
-	prev, done := base, 0
-	for _, n := range sizes {
+	prev, next, attached := base, 0, 0
+	for _, n := range plan {
 		prof := o.perf.start(o, fmt.Sprintf("idle-login-%d", n), g.PID(), g.plugin(plugin))
-		rate, err := loginDevices(ctx, g, users, done, n, true, devs)
+		from := next
+		rate, ok, err := loginDevices(ctx, g, users, from, n, true, devs)
 		prof.stop(o)
+		next, attached = n, attached+ok
 		if err != nil {
-			return fmt.Errorf("idle: logging in devices %d..%d: %w", done, n, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// Measure what was reached rather than nothing.
+			rep.problem("idle: logging in devices %d..%d: %v: %d attached sessions reached", from, n, err, attached)
+			short(n, attached, err.Error())
 		}
-		done = n
+		if attached == prev.sessions {
+			break
+		}
 		settle(ctx)
-		s, err := sampleMemory(ctx, g, plugin, n)
-		if err != nil {
-			return err
+		s, serr := sampleMemory(ctx, g, plugin, attached)
+		if serr != nil {
+			return serr
 		}
 		o.logf("idle: %d attached sessions: parleyd RSS %d MB, plugin RSS %d MB, heap %.0f MB, stack %.0f MB, %0.f goroutines (%.0f logins/s)",
-			n, s.gatewayRSS>>20, s.pluginRSS>>20, s.heap/1e6, s.stack/1e6, s.gr, rate)
+			attached, s.gatewayRSS>>20, s.pluginRSS>>20, s.heap/1e6, s.stack/1e6, s.gr, rate)
 		// The first size is the reference the next ones grow from: an
 		// empty gateway still holds the garbage of parsing a large
 		// configuration, which the first sessions' memory reuses.
-		if prev != base || len(sizes) == 1 {
-			reportIdle(rep, fmt.Sprintf("idle %d attached", n), base, prev, s, rate)
+		if prev != base || len(plan) == 1 {
+			reportIdle(rep, fmt.Sprintf("idle %d attached", attached), base, prev, s, rate, shards)
 		}
 		prev = s
+		if err != nil {
+			break
+		}
 	}
-	if opt.held > attached {
+	held := &heldSessions{Attached: attached, Load: loadAvg()}
+	rep.Measured.Held = held
+	if opt.held > next {
 		// Devices drop their links; the sessions wait in the cache for
 		// them, as phones that went to the background do.
 		for i, d := range devs {
@@ -209,28 +244,34 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 		if err != nil {
 			return err
 		}
-		rate, err := loginDevices(ctx, g, users, attached, opt.held, false, nil)
+		rate, ok, err := loginDevices(ctx, g, users, next, opt.held, false, nil)
+		held.Cached, held.Load = attached+ok, loadAvg()
 		if err != nil {
-			return fmt.Errorf("idle: logging in sessions %d..%d: %w", attached, opt.held, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rep.problem("idle: logging in sessions %d..%d: %v: %d sessions held", next, opt.held, err, held.Cached)
+			rep.Measured.Limits = append(rep.Measured.Limits, sizeShortage{Scenario: "idle held", Requested: opt.held, Reached: held.Cached, Why: err.Error()})
 		}
 		settle(ctx)
-		s, err := sampleMemory(ctx, g, plugin, opt.held)
+		s, err := sampleMemory(ctx, g, plugin, held.Cached)
 		if err != nil {
 			return err
 		}
 		o.logf("idle: %d sessions held, links dropped: parleyd RSS %d MB, plugin RSS %d MB, heap %.0f MB, %.0f goroutines (%.0f logins/s)",
-			opt.held, s.gatewayRSS>>20, s.pluginRSS>>20, s.heap/1e6, s.gr, rate)
-		sessionsHeld := float64(opt.held)
+			held.Cached, s.gatewayRSS>>20, s.pluginRSS>>20, s.heap/1e6, s.gr, rate)
+		sessionsHeld := float64(held.Cached)
 		rep.add(figure{Scenario: "idle", Name: "sessions held (links dropped)", Value: sessionsHeld, Unit: "sessions",
 			Target: fmt.Sprintf(">= %d", targetSessions), Met: atLeast(sessionsHeld, targetSessions),
-			Note: fmt.Sprintf("parleyd RSS %d MB, plugin RSS %d MB, %.0f logins/s while filling", s.gatewayRSS>>20, s.pluginRSS>>20, rate)})
+			Note: fmt.Sprintf("parleyd RSS %d MB, plugin RSS %d MB (%d processes), %.0f logins/s while filling", s.gatewayRSS>>20, s.pluginRSS>>20, shards, rate)})
 		// Growth from the sessions left when the attached links dropped
 		// (their garbage collected by then) to the full cache.
-		added := float64(opt.held - attached)
-		note := fmt.Sprintf("growth from %d to %d held sessions; upper bound, all of parleyd's RSS over all sessions: %.1f KB",
-			attached, opt.held, float64(s.gatewayRSS)/sessionsHeld/1024)
-		rep.add(figure{Scenario: "idle", Name: "parleyd RSS per held session (no link)", Value: float64(s.gatewayRSS-dropped.gatewayRSS) / added / 1024, Unit: "KB", Note: note})
-		rep.add(figure{Scenario: "idle", Name: "plugin RSS per held session", Value: float64(s.pluginRSS-dropped.pluginRSS) / added / 1024, Unit: "KB"})
+		if added := float64(held.Cached - attached); added > 0 {
+			note := fmt.Sprintf("growth from %d to %d held sessions; upper bound, all of parleyd's RSS over all sessions: %.1f KB",
+				attached, held.Cached, float64(s.gatewayRSS)/sessionsHeld/1024)
+			rep.add(figure{Scenario: "idle", Name: "parleyd RSS per held session (no link)", Value: float64(s.gatewayRSS-dropped.gatewayRSS) / added / 1024, Unit: "KB", Note: note})
+			rep.add(figure{Scenario: "idle", Name: "plugin RSS per held session", Value: float64(s.pluginRSS-dropped.pluginRSS) / added / 1024, Unit: "KB"})
+		}
 	}
 	if opt.groupwise > 0 {
 		for i, d := range devs { // their descriptors are needed now
@@ -270,15 +311,16 @@ func waitDescriptors(ctx context.Context, pid, n int) error {
 // since the previous size (base for the first): what one more idle
 // session costs, without the start-up garbage an empty gateway still
 // holds.
-func reportIdle(rep *report, scen string, base, prev, s memSample, rate float64) {
+func reportIdle(rep *report, scen string, base, prev, s memSample, rate float64, shards int) {
 	n := float64(s.sessions - prev.sessions)
 	gw := float64(s.gatewayRSS-prev.gatewayRSS) / n
 	pl := float64(s.pluginRSS-prev.pluginRSS) / n
 	all := float64(s.sessions - base.sessions)
 	note := fmt.Sprintf("from %d to %d sessions: heap %.1f KB + stacks %.1f KB, %.2f goroutines per session; "+
-		"from the empty gateway: parleyd %.1f KB, plugin %.1f KB per session; %.0f logins/s",
+		"from the empty gateway: parleyd %.1f KB, plugin %.1f KB per session; %.0f logins/s; memory backend in %d plugin processes",
 		prev.sessions, s.sessions, (s.heap-prev.heap)/n/1024, (s.stack-prev.stack)/n/1024, (s.gr-prev.gr)/n,
-		float64(s.gatewayRSS-base.gatewayRSS)/all/1024, float64(s.pluginRSS-base.pluginRSS)/all/1024, rate)
+		float64(s.gatewayRSS-base.gatewayRSS)/all/1024, float64(s.pluginRSS-base.pluginRSS)/all/1024, rate, shards)
+	rep.Measured.Idle = append(rep.Measured.Idle, idleLevel{Backend: "memory", From: prev.sessions, To: s.sessions, GatewayKB: gw / 1024, TotalKB: (gw + pl) / 1024, Load: loadAvg()})
 	rep.add(figure{Scenario: scen, Name: "parleyd RSS per idle session", Value: gw / 1024, Unit: "KB",
 		Target: fmt.Sprintf("<= %d KB", targetIdleGateway>>10), Met: atMost(gw, targetIdleGateway), Note: note})
 	rep.add(figure{Scenario: scen, Name: "parleyd + memory plugin RSS per session", Value: (gw + pl) / 1024, Unit: "KB",
@@ -319,7 +361,7 @@ func idleGroupWise(ctx context.Context, o options, rep *report, work string) err
 		}
 	}()
 	half := n / 2
-	if _, err := loginDevices(ctx, g, users, 0, half, true, devs); err != nil {
+	if _, _, err := loginDevices(ctx, g, users, 0, half, true, devs); err != nil {
 		return fmt.Errorf("idle groupwise: %w", err)
 	}
 	settle(ctx)
@@ -327,7 +369,7 @@ func idleGroupWise(ctx context.Context, o options, rep *report, work string) err
 	if err != nil {
 		return err
 	}
-	rate, err := loginDevices(ctx, g, users, half, n, true, devs)
+	rate, _, err := loginDevices(ctx, g, users, half, n, true, devs)
 	if err != nil {
 		return fmt.Errorf("idle groupwise: %w", err)
 	}
@@ -341,6 +383,7 @@ func idleGroupWise(ctx context.Context, o options, rep *report, work string) err
 	scen := fmt.Sprintf("idle %d groupwise", n)
 	gw := float64(s.gatewayRSS-mid.gatewayRSS) / float64(n-half)
 	pl := float64(s.pluginRSS-mid.pluginRSS) / float64(n-half)
+	rep.Measured.Idle = append(rep.Measured.Idle, idleLevel{Backend: "groupwise", From: half, To: n, GatewayKB: gw / 1024, TotalKB: (gw + pl) / 1024, Load: loadAvg()})
 	rep.add(figure{Scenario: scen, Name: "parleyd RSS per idle session", Value: gw / 1024, Unit: "KB",
 		Target: fmt.Sprintf("<= %d KB", targetIdleGateway>>10), Met: atMost(gw, targetIdleGateway)})
 	rep.add(figure{Scenario: scen, Name: "parleyd + groupwise plugin RSS per session", Value: (gw + pl) / 1024, Unit: "KB",

@@ -64,6 +64,7 @@ func scenarioResume(ctx context.Context, o options, rep *report) error {
 		o.logf("resume %s: full login %s; resume %s", r.name, login.total.summary(), resume.total.summary())
 		scen := "resume " + r.name
 		ratio := float64(resume.total.pct(0.5)) / float64(login.total.pct(0.5))
+		rep.Measured.Resume = append(rep.Measured.Resume, resumeRatio{Name: r.name, LoginMS: ms(login.total.pct(0.5)), ResumeMS: ms(resume.total.pct(0.5)), Load: loadAvg()})
 		rep.add(figure{Scenario: scen, Name: "full login p50 (TLS+Hello+Login)", Value: ms(login.total.pct(0.5)), Unit: "ms",
 			Note: fmt.Sprintf("full login %s; Login request alone %s", login.total.summary(), login.request.summary())})
 		rep.add(figure{Scenario: scen, Name: "resume p50 (TLS+Hello+Resume)", Value: ms(resume.total.pct(0.5)), Unit: "ms",

@@ -22,8 +22,10 @@ func stormText(user string) string { return "while you were away, " + user }
 
 func scenarioStorm(ctx context.Context, o options, rep *report) error {
 	n := o.storm.devices
-	if limit := int(raiseNoFile()) - 200; n > limit {
-		rep.problem("storm: %d devices need as many descriptors, RLIMIT_NOFILE allows %d: using %d", n, limit+200, limit)
+	if limit := int(raiseNoFile(uint64(n)+fdReserve)) - fdReserve; n > limit {
+		why := fmt.Sprintf("%d devices need as many descriptors here and in parleyd, RLIMIT_NOFILE allows %d", n, limit+fdReserve)
+		rep.problem("storm: %s: using %d", why, limit)
+		rep.Measured.Limits = append(rep.Measured.Limits, sizeShortage{Scenario: "storm", Requested: n, Reached: limit, Why: why})
 		n = limit
 	}
 	work, err := os.MkdirTemp("", "parley-bench-storm-")
@@ -46,7 +48,7 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 			}
 		}
 	}()
-	rate, err := loginDevices(ctx, g, users, 0, n, true, devs)
+	rate, _, err := loginDevices(ctx, g, users, 0, n, true, devs)
 	if err != nil {
 		return fmt.Errorf("storm: logging in: %w", err)
 	}
@@ -181,6 +183,7 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 	if lost > 0 {
 		value = elapsed.Seconds()
 	}
+	rep.Measured.Storm = &stormResult{Requested: o.storm.devices, Devices: n, Seconds: value, Lost: int(lost), Failed: int(failed.Load() + sendErrs.Load()), Load: loadAvg()}
 	rep.add(figure{Scenario: fmt.Sprintf("storm %d", n), Name: "all devices resumed with missed messages", Value: value, Unit: "s",
 		Target: fmt.Sprintf("<= %v, no loss", targetStorm), Met: ptr(value <= targetStorm.Seconds() && lost == 0 && sendErrs.Load() == 0), Note: note})
 	lostF := float64(lost)

@@ -83,6 +83,7 @@ func scenarioWire(ctx context.Context, o options, rep *report) error {
 		on.openedWire, off.openedWire, on.openedBody, on.snapWire, off.snapWire)
 	scen := fmt.Sprintf("wire %d contacts", o.wire.contacts)
 	ratio := float64(on.openedWire) / float64(off.openedWire)
+	rep.Measured.Wire = &wireBytes{Contacts: o.wire.contacts, Compressed: on.openedWire, Uncompressed: off.openedWire, Load: loadAvg()}
 	rep.add(figure{Scenario: scen, Name: "login snapshot frame (SessionOpened)", Value: float64(on.openedWire), Unit: "B",
 		Baseline: ptr(float64(off.openedWire)), BaselineName: "compression disabled",
 		Target: fmt.Sprintf("<= %.0f%% of uncompressed", targetWireRatio*100), Met: atMost(ratio, targetWireRatio),
