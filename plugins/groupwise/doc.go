@@ -3,8 +3,9 @@
 // It adapts the protocol client gwclient to the plugin SDK: every gateway
 // session gets its own gwclient.Client, that is one dedicated TLS
 // connection to the GroupWise server, as the original service had. The
-// server's pushes are translated into SDK events by one goroutine per
-// session. Devices only ever see plain user ids (the server's auth
+// server's pushes are translated into SDK events by the client's delivery
+// goroutine, which runs only while pushes wait, so an idle session holds
+// just the connection's reader goroutine. Devices only ever see plain user ids (the server's auth
 // attribute, e.g. "bob"); the DNs the protocol speaks in stay inside the
 // session, which keeps a map between the two.
 //
