@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/mem"
 )
 
 // Handshake is the go-plugin handshake shared by parleyd and every backend.
@@ -55,11 +57,40 @@ func HostPlugins() map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{APIVersion: {PluginName: &grpcPlugin{}}}
 }
 
+// Flow-control windows of the plugin connection, fixed on both sides. A
+// fixed window turns off gRPC's bandwidth-delay estimation, which grows
+// every stream's window to megabytes on a fast link and lets that much file
+// data pile up in the receiver's buffers. A stream may have streamWindow
+// bytes in flight (two file messages); the connection, connWindow for all
+// its streams together.
+const (
+	streamWindow = 2 * FileChunkSize
+	connWindow   = 1 << 20
+)
+
+// fileMessageBuffer is a buffer that holds one file data message with its
+// protobuf framing (FileChunkSize of data and a few bytes of tags).
+const fileMessageBuffer = FileChunkSize + 1<<10
+
+// gRPC marshals every message over 1 KiB, and assembles every received one
+// that spans several HTTP/2 frames, in a buffer from its default pool,
+// zeroed on each Get. The default pool's size classes jump from 32 KiB to
+// 1 MiB, so each 64 KiB file message took, and cleared, a 1 MiB buffer:
+// a fifth of the gateway's CPU while relaying files, and a megabyte per
+// queued message. A class that fits a file message ends both. gRPC allows
+// this only at initialisation.
+func init() {
+	experimental.SetDefaultBufferPool(mem.NewTieredBufferPool(256, 4<<10, 16<<10, 32<<10, fileMessageBuffer, 1<<20))
+}
+
 // HostDialOptions bound what a plugin can make the host receive (go-plugin
-// otherwise allows 2 GiB per message).
+// otherwise allows 2 GiB per message) and fix the flow-control windows.
 func HostDialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(connWindow),
+	}
 }
 
 // Dispense returns the Client of a started go-plugin client.
@@ -123,7 +154,8 @@ func Serve(impl Backend, opts ...ServeOption) {
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{APIVersion: {PluginName: &grpcPlugin{server: server}}},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
-			o = append(o, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+			o = append(o, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+				grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow))
 			return grpc.NewServer(o...)
 		},
 		Logger: cfg.logger,
