@@ -69,14 +69,16 @@ func (m *metrics) logDroppedFunc(backend string) func() {
 	return c.Inc
 }
 
-// dialOptions count the failed calls on a plugin's connection: those of
-// the core as well as the host's own. go-plugin's internal services
-// (/plugin.*) and calls the caller cancelled are not counted.
-func (m *metrics) dialOptions(backend string) []grpc.DialOption {
+// callErrorFunc returns the counter hook for failed calls: those of the
+// core as well as the host's own, unary or carried on the Calls stream
+// (sdk.Client.ObserveCall reports each of those under the method it stands
+// for). go-plugin's internal services (/plugin.*) and calls the caller
+// cancelled are not counted.
+func (m *metrics) callErrorFunc(backend string) func(method string, err error) {
 	if m == nil {
 		return nil
 	}
-	count := func(method string, err error) {
+	return func(method string, err error) {
 		if err == nil || errors.Is(err, io.EOF) || strings.HasPrefix(method, "/plugin.") {
 			return
 		}
@@ -86,6 +88,15 @@ func (m *metrics) dialOptions(backend string) []grpc.DialOption {
 		}
 		m.callErrors.WithLabelValues(backend, method, code.String()).Inc()
 	}
+}
+
+// dialOptions count the failed calls on a plugin's connection, and the end
+// of its streams.
+func (m *metrics) dialOptions(backend string) []grpc.DialOption {
+	if m == nil {
+		return nil
+	}
+	count := m.callErrorFunc(backend)
 	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := invoker(ctx, method, req, reply, cc, opts...)
 		count(method, err)

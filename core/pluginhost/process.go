@@ -111,6 +111,7 @@ func (s *supervisor) launch(ctx context.Context, file pluginFile) (p *process, e
 		return p, fmt.Errorf("pluginhost: %s: %w", file.path, err)
 	}
 	p.backend.CallTimeout = h.opts.CallTimeout
+	p.backend.ObserveCall = h.metrics.callErrorFunc(s.name)
 	p.info, err = p.backend.GetInfo(startCtx)
 	if err != nil {
 		return p, fmt.Errorf("pluginhost: %s: GetInfo: %w", file.path, err)

@@ -176,10 +176,15 @@ func (r *Router) Handle(ctx context.Context, d *session.Device, m *devicev1.Mess
 	} else {
 		body, err = r.handle(ctx, s, m)
 	}
+	return response(m.Id, body, err)
+}
+
+// response is the answer to request id: body, or the device error for err.
+func response(id uint64, body *devicev1.Message, err error) *devicev1.Message {
 	if err != nil {
-		return &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Error{Error: DeviceError(err)}}
+		return &devicev1.Message{Id: id, Body: &devicev1.Message_Error{Error: DeviceError(err)}}
 	}
-	body.Id = m.Id
+	body.Id = id
 	return body
 }
 
@@ -188,8 +193,86 @@ func (r *Router) Handle(ctx context.Context, d *session.Device, m *devicev1.Mess
 // returned. Requests of one device reach the backend in the order they were
 // started, so a link may start the next request before the previous one is
 // answered; it must not call HandleAsync for one device concurrently.
+//
+// SendMessage, SendTyping and SetPresence go onto the plugin's call stream
+// and HandleAsync returns at once; done then runs on the goroutine that
+// receives the plugin's results, so it must not block. Other requests are
+// answered before HandleAsync returns; the plugin client holds them until
+// the session's earlier streamed calls have their results, so they cannot
+// overtake them.
 func (r *Router) HandleAsync(ctx context.Context, d *session.Device, m *devicev1.Message, done func(*devicev1.Message)) {
-	done(r.Handle(ctx, d, m))
+	switch m.Body.(type) {
+	case *devicev1.Message_SendMessage, *devicev1.Message_SendTyping, *devicev1.Message_SetPresence:
+	default:
+		done(r.Handle(ctx, d, m))
+		return
+	}
+	s := d.Session()
+	s.Touch()
+	client, _, err := r.backends.Backend(s.Backend)
+	if err != nil {
+		done(response(m.Id, nil, err))
+		return
+	}
+	r.streamed(ctx, s, client, m, func(body *devicev1.Message, err error) { done(response(m.Id, body, err)) })
+}
+
+// streamed runs a request that travels on the plugin's call stream and
+// calls done with its response body or error. The request must be one of
+// SendMessage, SendTyping and SetPresence.
+func (r *Router) streamed(ctx context.Context, s *session.Session, client *sdk.Client, m *devicev1.Message, done func(*devicev1.Message, error)) {
+	okOrErr := func(err error) {
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(ok(), nil)
+	}
+	switch b := m.Body.(type) {
+	case *devicev1.Message_SendMessage:
+		r.sendMessage(ctx, s, client, b.SendMessage, done)
+	case *devicev1.Message_SendTyping:
+		t := b.SendTyping
+		client.SendTypingAsync(ctx, s.ID, sdk.Typing{ConversationID: t.ConversationId, To: t.To, Typing: t.Typing}, okOrErr)
+	case *devicev1.Message_SetPresence:
+		p := b.SetPresence
+		client.SetPresenceAsync(ctx, s.ID, sdk.Presence{Status: sdk.PresenceStatus(p.Status), Note: p.Note}, okOrErr)
+	default:
+		done(nil, fmt.Errorf("%w: %T does not travel on the call stream", ErrInvalid, m.Body))
+	}
+}
+
+// sendMessage sends a chat message, answering a retried client message id
+// from the session's dedupe window instead of sending it again.
+func (r *Router) sendMessage(ctx context.Context, s *session.Session, client *sdk.Client, req *devicev1.SendMessage, done func(*devicev1.Message, error)) {
+	if req.To == "" && req.ConversationId == "" {
+		done(nil, fmt.Errorf("%w: a message needs a recipient or a conversation", ErrInvalid))
+		return
+	}
+	conv, dup, err := s.Claim(ctx, req.ClientMsgId)
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	if dup {
+		done(&devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv, Duplicate: true}}}, nil)
+		return
+	}
+	client.SendMessageAsync(ctx, sdk.OutgoingMessage{SessionID: s.ID, ConversationID: req.ConversationId,
+		To: req.To, Text: req.Text, IdempotencyKey: req.ClientMsgId}, func(conv string, err error) {
+		s.Finish(req.ClientMsgId, conv, err == nil)
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(&devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv}}}, nil)
+	})
+}
+
+// reply is a response body or error, for waiting on a streamed request.
+type reply struct {
+	body *devicev1.Message
+	err  error
 }
 
 func ok() *devicev1.Message { return &devicev1.Message{Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}} }
@@ -200,30 +283,11 @@ func (r *Router) handle(ctx context.Context, s *session.Session, m *devicev1.Mes
 		return nil, err
 	}
 	switch b := m.Body.(type) {
-	case *devicev1.Message_SendMessage:
-		req := b.SendMessage
-		if req.To == "" && req.ConversationId == "" {
-			return nil, fmt.Errorf("%w: a message needs a recipient or a conversation", ErrInvalid)
-		}
-		conv, dup, err := s.Claim(ctx, req.ClientMsgId)
-		if err != nil {
-			return nil, err
-		}
-		if dup {
-			return &devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv, Duplicate: true}}}, nil
-		}
-		conv, err = client.SendMessage(ctx, sdk.OutgoingMessage{SessionID: s.ID, ConversationID: req.ConversationId,
-			To: req.To, Text: req.Text, IdempotencyKey: req.ClientMsgId})
-		s.Finish(req.ClientMsgId, conv, err == nil)
-		if err != nil {
-			return nil, err
-		}
-		return &devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv}}}, nil
-	case *devicev1.Message_SendTyping:
-		t := b.SendTyping
-		return ok(), client.SendTyping(ctx, s.ID, sdk.Typing{ConversationID: t.ConversationId, To: t.To, Typing: t.Typing})
-	case *devicev1.Message_SetPresence:
-		return ok(), client.SetPresence(ctx, s.ID, sdk.Presence{Status: sdk.PresenceStatus(b.SetPresence.Status), Note: b.SetPresence.Note})
+	case *devicev1.Message_SendMessage, *devicev1.Message_SendTyping, *devicev1.Message_SetPresence:
+		ch := make(chan reply, 1)
+		r.streamed(ctx, s, client, m, func(body *devicev1.Message, err error) { ch <- reply{body, err} })
+		rep := <-ch
+		return rep.body, rep.err
 	case *devicev1.Message_GetContacts:
 		snap, err := client.Snapshot(ctx, s.ID)
 		if err != nil {

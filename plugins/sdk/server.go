@@ -24,9 +24,11 @@ func newGRPCServer(impl Backend, queueLen int, logger hclog.Logger) *grpcServer 
 	return &grpcServer{impl: impl, events: newEventQueue(queueLen), logger: logger}
 }
 
-func unsupported(what string) error {
-	return toStatus(Errorf(ReasonUnsupported, "backend does not support %s", what))
+func errUnsupported(what string) *Error {
+	return Errorf(ReasonUnsupported, "backend does not support %s", what)
 }
+
+func unsupported(what string) error { return toStatus(errUnsupported(what)) }
 
 func (s *grpcServer) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.Info, error) {
 	info := s.impl.Info()
@@ -83,28 +85,41 @@ func (s *grpcServer) GetSnapshot(ctx context.Context, req *pb.SessionRequest) (*
 }
 
 func (s *grpcServer) SendMessage(ctx context.Context, req *pb.SendMessageRequest) (*pb.SendMessageResponse, error) {
+	resp, err := s.sendMessage(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (s *grpcServer) sendMessage(ctx context.Context, req *pb.SendMessageRequest) (*pb.SendMessageResponse, error) {
 	conv, err := s.impl.SendMessage(ctx, OutgoingMessage{SessionID: req.SessionId, ConversationID: req.ConversationId,
 		To: req.To, Text: req.Text, IdempotencyKey: req.IdempotencyKey})
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.SendMessageResponse{ConversationId: conv}, nil
 }
 
 func (s *grpcServer) SetPresence(ctx context.Context, req *pb.SetPresenceRequest) (*pb.Empty, error) {
+	return &pb.Empty{}, toStatus(s.setPresence(ctx, req))
+}
+
+func (s *grpcServer) setPresence(ctx context.Context, req *pb.SetPresenceRequest) error {
 	p, ok := s.impl.(PresenceSetter)
 	if !ok {
-		return nil, unsupported("presence")
+		return errUnsupported("presence")
 	}
-	return &pb.Empty{}, toStatus(p.SetPresence(ctx, req.SessionId, Presence{Status: PresenceStatus(req.Status), Note: req.Note}))
+	return p.SetPresence(ctx, req.SessionId, Presence{Status: PresenceStatus(req.Status), Note: req.Note})
 }
 
 func (s *grpcServer) SendTyping(ctx context.Context, req *pb.SendTypingRequest) (*pb.Empty, error) {
+	return &pb.Empty{}, toStatus(s.sendTyping(ctx, req))
+}
+
+func (s *grpcServer) sendTyping(ctx context.Context, req *pb.SendTypingRequest) error {
 	t, ok := s.impl.(TypingSender)
 	if !ok {
-		return nil, unsupported("typing notifications")
+		return errUnsupported("typing notifications")
 	}
-	return &pb.Empty{}, toStatus(t.SendTyping(ctx, req.SessionId, Typing{ConversationID: req.ConversationId, To: req.To, Typing: req.Typing}))
+	return t.SendTyping(ctx, req.SessionId, Typing{ConversationID: req.ConversationId, To: req.To, Typing: req.Typing})
 }
 
 func (s *grpcServer) AddContact(ctx context.Context, req *pb.AddContactRequest) (*pb.Empty, error) {

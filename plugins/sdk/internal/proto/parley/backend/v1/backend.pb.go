@@ -143,7 +143,7 @@ func (x ContactChanged_Change) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ContactChanged_Change.Descriptor instead.
 func (ContactChanged_Change) EnumDescriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{40, 0}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{45, 0}
 }
 
 type ConversationChanged_Change int32
@@ -198,7 +198,7 @@ func (x ConversationChanged_Change) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ConversationChanged_Change.Descriptor instead.
 func (ConversationChanged_Change) EnumDescriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{41, 0}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{46, 0}
 }
 
 type FileProgress_State int32
@@ -259,7 +259,7 @@ func (x FileProgress_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FileProgress_State.Descriptor instead.
 func (FileProgress_State) EnumDescriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{43, 0}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{48, 0}
 }
 
 type Empty struct {
@@ -2168,6 +2168,378 @@ func (x *DeclineFileRequest) GetTransferId() string {
 	return ""
 }
 
+// CallBatch carries one or more calls; the gateway batches calls that are
+// ready together. Every batch stays under 4 MiB.
+type CallBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Calls         []*Call                `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallBatch) Reset() {
+	*x = CallBatch{}
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallBatch) ProtoMessage() {}
+
+func (x *CallBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallBatch.ProtoReflect.Descriptor instead.
+func (*CallBatch) Descriptor() ([]byte, []int) {
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CallBatch) GetCalls() []*Call {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+type Call struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`                                // unique on the stream; its Result carries it back
+	TimeoutMs uint32                 `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"` // the caller's deadline, relative; 0: none
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Call_SendMessage
+	//	*Call_SendTyping
+	//	*Call_SetPresence
+	Kind          isCall_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call) Reset() {
+	*x = Call{}
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call) ProtoMessage() {}
+
+func (x *Call) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call.ProtoReflect.Descriptor instead.
+func (*Call) Descriptor() ([]byte, []int) {
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Call) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Call) GetTimeoutMs() uint32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *Call) GetKind() isCall_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Call) GetSendMessage() *SendMessageRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*Call_SendMessage); ok {
+			return x.SendMessage
+		}
+	}
+	return nil
+}
+
+func (x *Call) GetSendTyping() *SendTypingRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*Call_SendTyping); ok {
+			return x.SendTyping
+		}
+	}
+	return nil
+}
+
+func (x *Call) GetSetPresence() *SetPresenceRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*Call_SetPresence); ok {
+			return x.SetPresence
+		}
+	}
+	return nil
+}
+
+type isCall_Kind interface {
+	isCall_Kind()
+}
+
+type Call_SendMessage struct {
+	SendMessage *SendMessageRequest `protobuf:"bytes,10,opt,name=send_message,json=sendMessage,proto3,oneof"`
+}
+
+type Call_SendTyping struct {
+	SendTyping *SendTypingRequest `protobuf:"bytes,11,opt,name=send_typing,json=sendTyping,proto3,oneof"`
+}
+
+type Call_SetPresence struct {
+	SetPresence *SetPresenceRequest `protobuf:"bytes,12,opt,name=set_presence,json=setPresence,proto3,oneof"`
+}
+
+func (*Call_SendMessage) isCall_Kind() {}
+
+func (*Call_SendTyping) isCall_Kind() {}
+
+func (*Call_SetPresence) isCall_Kind() {}
+
+type ResultBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*Result              `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResultBatch) Reset() {
+	*x = ResultBatch{}
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResultBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResultBatch) ProtoMessage() {}
+
+func (x *ResultBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResultBatch.ProtoReflect.Descriptor instead.
+func (*ResultBatch) Descriptor() ([]byte, []int) {
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ResultBatch) GetResults() []*Result {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type Result struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Error *CallError             `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"` // unset: the call succeeded
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Result_SendMessage
+	//	*Result_Empty
+	Kind          isResult_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Result) Reset() {
+	*x = Result{}
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Result) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Result) ProtoMessage() {}
+
+func (x *Result) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Result.ProtoReflect.Descriptor instead.
+func (*Result) Descriptor() ([]byte, []int) {
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Result) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Result) GetError() *CallError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *Result) GetKind() isResult_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Result) GetSendMessage() *SendMessageResponse {
+	if x != nil {
+		if x, ok := x.Kind.(*Result_SendMessage); ok {
+			return x.SendMessage
+		}
+	}
+	return nil
+}
+
+func (x *Result) GetEmpty() *Empty {
+	if x != nil {
+		if x, ok := x.Kind.(*Result_Empty); ok {
+			return x.Empty
+		}
+	}
+	return nil
+}
+
+type isResult_Kind interface {
+	isResult_Kind()
+}
+
+type Result_SendMessage struct {
+	SendMessage *SendMessageResponse `protobuf:"bytes,10,opt,name=send_message,json=sendMessage,proto3,oneof"`
+}
+
+type Result_Empty struct {
+	Empty *Empty `protobuf:"bytes,11,opt,name=empty,proto3,oneof"` // SendTyping and SetPresence
+}
+
+func (*Result_SendMessage) isResult_Kind() {}
+
+func (*Result_Empty) isResult_Kind() {}
+
+// CallError is what a failed unary call would return as its status: the
+// gRPC code and the google.rpc.ErrorInfo reason and limit.
+type CallError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          uint32                 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	LimitBytes    uint64                 `protobuf:"varint,4,opt,name=limit_bytes,json=limitBytes,proto3" json:"limit_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallError) Reset() {
+	*x = CallError{}
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallError) ProtoMessage() {}
+
+func (x *CallError) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallError.ProtoReflect.Descriptor instead.
+func (*CallError) Descriptor() ([]byte, []int) {
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CallError) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CallError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CallError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *CallError) GetLimitBytes() uint64 {
+	if x != nil {
+		return x.LimitBytes
+	}
+	return 0
+}
+
 type SubscribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2176,7 +2548,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[33]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2560,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[33]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2573,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{33}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{38}
 }
 
 // EventBatch carries one or more events; the plugin batches when events
@@ -2215,7 +2587,7 @@ type EventBatch struct {
 
 func (x *EventBatch) Reset() {
 	*x = EventBatch{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[34]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2227,7 +2599,7 @@ func (x *EventBatch) String() string {
 func (*EventBatch) ProtoMessage() {}
 
 func (x *EventBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[34]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2612,7 @@ func (x *EventBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
 func (*EventBatch) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{34}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *EventBatch) GetEvents() []*Event {
@@ -2272,7 +2644,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[35]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2656,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[35]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2669,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{35}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Event) GetSessionId() string {
@@ -2472,7 +2844,7 @@ type Resync struct {
 
 func (x *Resync) Reset() {
 	*x = Resync{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[36]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2484,7 +2856,7 @@ func (x *Resync) String() string {
 func (*Resync) ProtoMessage() {}
 
 func (x *Resync) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[36]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2497,7 +2869,7 @@ func (x *Resync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resync.ProtoReflect.Descriptor instead.
 func (*Resync) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{36}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Resync) GetDropped() uint64 {
@@ -2518,7 +2890,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[37]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2902,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[37]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2915,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{37}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Message) GetConversationId() string {
@@ -2578,7 +2950,7 @@ type PresenceChanged struct {
 
 func (x *PresenceChanged) Reset() {
 	*x = PresenceChanged{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[38]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2962,7 @@ func (x *PresenceChanged) String() string {
 func (*PresenceChanged) ProtoMessage() {}
 
 func (x *PresenceChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[38]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2975,7 @@ func (x *PresenceChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceChanged.ProtoReflect.Descriptor instead.
 func (*PresenceChanged) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{38}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PresenceChanged) GetUserId() string {
@@ -2638,7 +3010,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[39]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2650,7 +3022,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[39]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2663,7 +3035,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{39}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Typing) GetConversationId() string {
@@ -2697,7 +3069,7 @@ type ContactChanged struct {
 
 func (x *ContactChanged) Reset() {
 	*x = ContactChanged{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[40]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +3081,7 @@ func (x *ContactChanged) String() string {
 func (*ContactChanged) ProtoMessage() {}
 
 func (x *ContactChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[40]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +3094,7 @@ func (x *ContactChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactChanged.ProtoReflect.Descriptor instead.
 func (*ContactChanged) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{40}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ContactChanged) GetChange() ContactChanged_Change {
@@ -2751,7 +3123,7 @@ type ConversationChanged struct {
 
 func (x *ConversationChanged) Reset() {
 	*x = ConversationChanged{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[41]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2763,7 +3135,7 @@ func (x *ConversationChanged) String() string {
 func (*ConversationChanged) ProtoMessage() {}
 
 func (x *ConversationChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[41]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2776,7 +3148,7 @@ func (x *ConversationChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationChanged.ProtoReflect.Descriptor instead.
 func (*ConversationChanged) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{41}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ConversationChanged) GetChange() ConversationChanged_Change {
@@ -2820,7 +3192,7 @@ type FileOffer struct {
 
 func (x *FileOffer) Reset() {
 	*x = FileOffer{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[42]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +3204,7 @@ func (x *FileOffer) String() string {
 func (*FileOffer) ProtoMessage() {}
 
 func (x *FileOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[42]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +3217,7 @@ func (x *FileOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileOffer.ProtoReflect.Descriptor instead.
 func (*FileOffer) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{42}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FileOffer) GetTransferId() string {
@@ -2895,7 +3267,7 @@ type FileProgress struct {
 
 func (x *FileProgress) Reset() {
 	*x = FileProgress{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[43]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +3279,7 @@ func (x *FileProgress) String() string {
 func (*FileProgress) ProtoMessage() {}
 
 func (x *FileProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[43]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +3292,7 @@ func (x *FileProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileProgress.ProtoReflect.Descriptor instead.
 func (*FileProgress) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{43}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *FileProgress) GetTransferId() string {
@@ -2961,7 +3333,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[44]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2973,7 +3345,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_backend_v1_backend_proto_msgTypes[44]
+	mi := &file_parley_backend_v1_backend_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2986,7 +3358,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{44}
+	return file_parley_backend_v1_backend_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SessionEnded) GetReason() string {
@@ -3149,7 +3521,34 @@ const file_parley_backend_v1_backend_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1f\n" +
 	"\vtransfer_id\x18\x02 \x01(\tR\n" +
-	"transferId\"\x12\n" +
+	"transferId\":\n" +
+	"\tCallBatch\x12-\n" +
+	"\x05calls\x18\x01 \x03(\v2\x17.parley.backend.v1.CallR\x05calls\"\x9e\x02\n" +
+	"\x04Call\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x02 \x01(\rR\ttimeoutMs\x12J\n" +
+	"\fsend_message\x18\n" +
+	" \x01(\v2%.parley.backend.v1.SendMessageRequestH\x00R\vsendMessage\x12G\n" +
+	"\vsend_typing\x18\v \x01(\v2$.parley.backend.v1.SendTypingRequestH\x00R\n" +
+	"sendTyping\x12J\n" +
+	"\fset_presence\x18\f \x01(\v2%.parley.backend.v1.SetPresenceRequestH\x00R\vsetPresenceB\x06\n" +
+	"\x04kind\"B\n" +
+	"\vResultBatch\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.parley.backend.v1.ResultR\aresults\"\xd3\x01\n" +
+	"\x06Result\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x122\n" +
+	"\x05error\x18\x02 \x01(\v2\x1c.parley.backend.v1.CallErrorR\x05error\x12K\n" +
+	"\fsend_message\x18\n" +
+	" \x01(\v2&.parley.backend.v1.SendMessageResponseH\x00R\vsendMessage\x120\n" +
+	"\x05empty\x18\v \x01(\v2\x18.parley.backend.v1.EmptyH\x00R\x05emptyB\x06\n" +
+	"\x04kind\"r\n" +
+	"\tCallError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1f\n" +
+	"\vlimit_bytes\x18\x04 \x01(\x04R\n" +
+	"limitBytes\"\x12\n" +
 	"\x10SubscribeRequest\">\n" +
 	"\n" +
 	"EventBatch\x120\n" +
@@ -3237,7 +3636,7 @@ const file_parley_backend_v1_backend_proto_rawDesc = "" +
 	"\tAVAILABLE\x10\x02\x12\b\n" +
 	"\x04AWAY\x10\x03\x12\b\n" +
 	"\x04BUSY\x10\x04\x12\b\n" +
-	"\x04IDLE\x10\x052\xd9\f\n" +
+	"\x04IDLE\x10\x052\xa4\r\n" +
 	"\aBackend\x12E\n" +
 	"\aGetInfo\x12!.parley.backend.v1.GetInfoRequest\x1a\x17.parley.backend.v1.Info\x12V\n" +
 	"\tConfigure\x12#.parley.backend.v1.ConfigureRequest\x1a$.parley.backend.v1.ConfigureResponse\x12M\n" +
@@ -3259,7 +3658,8 @@ const file_parley_backend_v1_backend_proto_rawDesc = "" +
 	"\n" +
 	"UploadFile\x12$.parley.backend.v1.UploadFileRequest\x1a%.parley.backend.v1.UploadFileResponse(\x01\x12U\n" +
 	"\fDownloadFile\x12&.parley.backend.v1.DownloadFileRequest\x1a\x1b.parley.backend.v1.FileData0\x01\x12N\n" +
-	"\vDeclineFile\x12%.parley.backend.v1.DeclineFileRequest\x1a\x18.parley.backend.v1.Empty\x12Q\n" +
+	"\vDeclineFile\x12%.parley.backend.v1.DeclineFileRequest\x1a\x18.parley.backend.v1.Empty\x12I\n" +
+	"\x05Calls\x12\x1c.parley.backend.v1.CallBatch\x1a\x1e.parley.backend.v1.ResultBatch(\x010\x01\x12Q\n" +
 	"\tSubscribe\x12#.parley.backend.v1.SubscribeRequest\x1a\x1d.parley.backend.v1.EventBatch0\x01BSZQgithub.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1;backendv1b\x06proto3"
 
 var (
@@ -3275,7 +3675,7 @@ func file_parley_backend_v1_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_parley_backend_v1_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_parley_backend_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_parley_backend_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_parley_backend_v1_backend_proto_goTypes = []any{
 	(PresenceStatus)(0),                // 0: parley.backend.v1.PresenceStatus
 	(ContactChanged_Change)(0),         // 1: parley.backend.v1.ContactChanged.Change
@@ -3314,18 +3714,23 @@ var file_parley_backend_v1_backend_proto_goTypes = []any{
 	(*DownloadFileRequest)(nil),        // 34: parley.backend.v1.DownloadFileRequest
 	(*FileData)(nil),                   // 35: parley.backend.v1.FileData
 	(*DeclineFileRequest)(nil),         // 36: parley.backend.v1.DeclineFileRequest
-	(*SubscribeRequest)(nil),           // 37: parley.backend.v1.SubscribeRequest
-	(*EventBatch)(nil),                 // 38: parley.backend.v1.EventBatch
-	(*Event)(nil),                      // 39: parley.backend.v1.Event
-	(*Resync)(nil),                     // 40: parley.backend.v1.Resync
-	(*Message)(nil),                    // 41: parley.backend.v1.Message
-	(*PresenceChanged)(nil),            // 42: parley.backend.v1.PresenceChanged
-	(*Typing)(nil),                     // 43: parley.backend.v1.Typing
-	(*ContactChanged)(nil),             // 44: parley.backend.v1.ContactChanged
-	(*ConversationChanged)(nil),        // 45: parley.backend.v1.ConversationChanged
-	(*FileOffer)(nil),                  // 46: parley.backend.v1.FileOffer
-	(*FileProgress)(nil),               // 47: parley.backend.v1.FileProgress
-	(*SessionEnded)(nil),               // 48: parley.backend.v1.SessionEnded
+	(*CallBatch)(nil),                  // 37: parley.backend.v1.CallBatch
+	(*Call)(nil),                       // 38: parley.backend.v1.Call
+	(*ResultBatch)(nil),                // 39: parley.backend.v1.ResultBatch
+	(*Result)(nil),                     // 40: parley.backend.v1.Result
+	(*CallError)(nil),                  // 41: parley.backend.v1.CallError
+	(*SubscribeRequest)(nil),           // 42: parley.backend.v1.SubscribeRequest
+	(*EventBatch)(nil),                 // 43: parley.backend.v1.EventBatch
+	(*Event)(nil),                      // 44: parley.backend.v1.Event
+	(*Resync)(nil),                     // 45: parley.backend.v1.Resync
+	(*Message)(nil),                    // 46: parley.backend.v1.Message
+	(*PresenceChanged)(nil),            // 47: parley.backend.v1.PresenceChanged
+	(*Typing)(nil),                     // 48: parley.backend.v1.Typing
+	(*ContactChanged)(nil),             // 49: parley.backend.v1.ContactChanged
+	(*ConversationChanged)(nil),        // 50: parley.backend.v1.ConversationChanged
+	(*FileOffer)(nil),                  // 51: parley.backend.v1.FileOffer
+	(*FileProgress)(nil),               // 52: parley.backend.v1.FileProgress
+	(*SessionEnded)(nil),               // 53: parley.backend.v1.SessionEnded
 }
 var file_parley_backend_v1_backend_proto_depIdxs = []int32{
 	7,  // 0: parley.backend.v1.Info.capabilities:type_name -> parley.backend.v1.Capabilities
@@ -3338,64 +3743,74 @@ var file_parley_backend_v1_backend_proto_depIdxs = []int32{
 	0,  // 7: parley.backend.v1.Contact.status:type_name -> parley.backend.v1.PresenceStatus
 	0,  // 8: parley.backend.v1.SetPresenceRequest.status:type_name -> parley.backend.v1.PresenceStatus
 	31, // 9: parley.backend.v1.UploadFileRequest.header:type_name -> parley.backend.v1.FileHeader
-	39, // 10: parley.backend.v1.EventBatch.events:type_name -> parley.backend.v1.Event
-	41, // 11: parley.backend.v1.Event.message:type_name -> parley.backend.v1.Message
-	42, // 12: parley.backend.v1.Event.presence:type_name -> parley.backend.v1.PresenceChanged
-	43, // 13: parley.backend.v1.Event.typing:type_name -> parley.backend.v1.Typing
-	44, // 14: parley.backend.v1.Event.contact:type_name -> parley.backend.v1.ContactChanged
-	45, // 15: parley.backend.v1.Event.conversation:type_name -> parley.backend.v1.ConversationChanged
-	46, // 16: parley.backend.v1.Event.file_offer:type_name -> parley.backend.v1.FileOffer
-	47, // 17: parley.backend.v1.Event.file_progress:type_name -> parley.backend.v1.FileProgress
-	48, // 18: parley.backend.v1.Event.session_ended:type_name -> parley.backend.v1.SessionEnded
-	40, // 19: parley.backend.v1.Event.resync:type_name -> parley.backend.v1.Resync
-	0,  // 20: parley.backend.v1.PresenceChanged.status:type_name -> parley.backend.v1.PresenceStatus
-	1,  // 21: parley.backend.v1.ContactChanged.change:type_name -> parley.backend.v1.ContactChanged.Change
-	19, // 22: parley.backend.v1.ContactChanged.contact:type_name -> parley.backend.v1.Contact
-	2,  // 23: parley.backend.v1.ConversationChanged.change:type_name -> parley.backend.v1.ConversationChanged.Change
-	3,  // 24: parley.backend.v1.FileProgress.state:type_name -> parley.backend.v1.FileProgress.State
-	5,  // 25: parley.backend.v1.Backend.GetInfo:input_type -> parley.backend.v1.GetInfoRequest
-	8,  // 26: parley.backend.v1.Backend.Configure:input_type -> parley.backend.v1.ConfigureRequest
-	10, // 27: parley.backend.v1.Backend.Health:input_type -> parley.backend.v1.HealthRequest
-	13, // 28: parley.backend.v1.Backend.OpenSession:input_type -> parley.backend.v1.OpenSessionRequest
-	16, // 29: parley.backend.v1.Backend.CloseSession:input_type -> parley.backend.v1.CloseSessionRequest
-	15, // 30: parley.backend.v1.Backend.GetSnapshot:input_type -> parley.backend.v1.SessionRequest
-	20, // 31: parley.backend.v1.Backend.SendMessage:input_type -> parley.backend.v1.SendMessageRequest
-	22, // 32: parley.backend.v1.Backend.SetPresence:input_type -> parley.backend.v1.SetPresenceRequest
-	23, // 33: parley.backend.v1.Backend.SendTyping:input_type -> parley.backend.v1.SendTypingRequest
-	24, // 34: parley.backend.v1.Backend.AddContact:input_type -> parley.backend.v1.AddContactRequest
-	25, // 35: parley.backend.v1.Backend.RemoveContact:input_type -> parley.backend.v1.RemoveContactRequest
-	26, // 36: parley.backend.v1.Backend.MoveContact:input_type -> parley.backend.v1.MoveContactRequest
-	27, // 37: parley.backend.v1.Backend.CreateConversation:input_type -> parley.backend.v1.CreateConversationRequest
-	29, // 38: parley.backend.v1.Backend.LeaveConversation:input_type -> parley.backend.v1.ConversationRequest
-	30, // 39: parley.backend.v1.Backend.InviteToConversation:input_type -> parley.backend.v1.InviteRequest
-	32, // 40: parley.backend.v1.Backend.UploadFile:input_type -> parley.backend.v1.UploadFileRequest
-	34, // 41: parley.backend.v1.Backend.DownloadFile:input_type -> parley.backend.v1.DownloadFileRequest
-	36, // 42: parley.backend.v1.Backend.DeclineFile:input_type -> parley.backend.v1.DeclineFileRequest
-	37, // 43: parley.backend.v1.Backend.Subscribe:input_type -> parley.backend.v1.SubscribeRequest
-	6,  // 44: parley.backend.v1.Backend.GetInfo:output_type -> parley.backend.v1.Info
-	9,  // 45: parley.backend.v1.Backend.Configure:output_type -> parley.backend.v1.ConfigureResponse
-	11, // 46: parley.backend.v1.Backend.Health:output_type -> parley.backend.v1.HealthResponse
-	14, // 47: parley.backend.v1.Backend.OpenSession:output_type -> parley.backend.v1.OpenSessionResponse
-	4,  // 48: parley.backend.v1.Backend.CloseSession:output_type -> parley.backend.v1.Empty
-	17, // 49: parley.backend.v1.Backend.GetSnapshot:output_type -> parley.backend.v1.Snapshot
-	21, // 50: parley.backend.v1.Backend.SendMessage:output_type -> parley.backend.v1.SendMessageResponse
-	4,  // 51: parley.backend.v1.Backend.SetPresence:output_type -> parley.backend.v1.Empty
-	4,  // 52: parley.backend.v1.Backend.SendTyping:output_type -> parley.backend.v1.Empty
-	4,  // 53: parley.backend.v1.Backend.AddContact:output_type -> parley.backend.v1.Empty
-	4,  // 54: parley.backend.v1.Backend.RemoveContact:output_type -> parley.backend.v1.Empty
-	4,  // 55: parley.backend.v1.Backend.MoveContact:output_type -> parley.backend.v1.Empty
-	28, // 56: parley.backend.v1.Backend.CreateConversation:output_type -> parley.backend.v1.CreateConversationResponse
-	4,  // 57: parley.backend.v1.Backend.LeaveConversation:output_type -> parley.backend.v1.Empty
-	4,  // 58: parley.backend.v1.Backend.InviteToConversation:output_type -> parley.backend.v1.Empty
-	33, // 59: parley.backend.v1.Backend.UploadFile:output_type -> parley.backend.v1.UploadFileResponse
-	35, // 60: parley.backend.v1.Backend.DownloadFile:output_type -> parley.backend.v1.FileData
-	4,  // 61: parley.backend.v1.Backend.DeclineFile:output_type -> parley.backend.v1.Empty
-	38, // 62: parley.backend.v1.Backend.Subscribe:output_type -> parley.backend.v1.EventBatch
-	44, // [44:63] is the sub-list for method output_type
-	25, // [25:44] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	38, // 10: parley.backend.v1.CallBatch.calls:type_name -> parley.backend.v1.Call
+	20, // 11: parley.backend.v1.Call.send_message:type_name -> parley.backend.v1.SendMessageRequest
+	23, // 12: parley.backend.v1.Call.send_typing:type_name -> parley.backend.v1.SendTypingRequest
+	22, // 13: parley.backend.v1.Call.set_presence:type_name -> parley.backend.v1.SetPresenceRequest
+	40, // 14: parley.backend.v1.ResultBatch.results:type_name -> parley.backend.v1.Result
+	41, // 15: parley.backend.v1.Result.error:type_name -> parley.backend.v1.CallError
+	21, // 16: parley.backend.v1.Result.send_message:type_name -> parley.backend.v1.SendMessageResponse
+	4,  // 17: parley.backend.v1.Result.empty:type_name -> parley.backend.v1.Empty
+	44, // 18: parley.backend.v1.EventBatch.events:type_name -> parley.backend.v1.Event
+	46, // 19: parley.backend.v1.Event.message:type_name -> parley.backend.v1.Message
+	47, // 20: parley.backend.v1.Event.presence:type_name -> parley.backend.v1.PresenceChanged
+	48, // 21: parley.backend.v1.Event.typing:type_name -> parley.backend.v1.Typing
+	49, // 22: parley.backend.v1.Event.contact:type_name -> parley.backend.v1.ContactChanged
+	50, // 23: parley.backend.v1.Event.conversation:type_name -> parley.backend.v1.ConversationChanged
+	51, // 24: parley.backend.v1.Event.file_offer:type_name -> parley.backend.v1.FileOffer
+	52, // 25: parley.backend.v1.Event.file_progress:type_name -> parley.backend.v1.FileProgress
+	53, // 26: parley.backend.v1.Event.session_ended:type_name -> parley.backend.v1.SessionEnded
+	45, // 27: parley.backend.v1.Event.resync:type_name -> parley.backend.v1.Resync
+	0,  // 28: parley.backend.v1.PresenceChanged.status:type_name -> parley.backend.v1.PresenceStatus
+	1,  // 29: parley.backend.v1.ContactChanged.change:type_name -> parley.backend.v1.ContactChanged.Change
+	19, // 30: parley.backend.v1.ContactChanged.contact:type_name -> parley.backend.v1.Contact
+	2,  // 31: parley.backend.v1.ConversationChanged.change:type_name -> parley.backend.v1.ConversationChanged.Change
+	3,  // 32: parley.backend.v1.FileProgress.state:type_name -> parley.backend.v1.FileProgress.State
+	5,  // 33: parley.backend.v1.Backend.GetInfo:input_type -> parley.backend.v1.GetInfoRequest
+	8,  // 34: parley.backend.v1.Backend.Configure:input_type -> parley.backend.v1.ConfigureRequest
+	10, // 35: parley.backend.v1.Backend.Health:input_type -> parley.backend.v1.HealthRequest
+	13, // 36: parley.backend.v1.Backend.OpenSession:input_type -> parley.backend.v1.OpenSessionRequest
+	16, // 37: parley.backend.v1.Backend.CloseSession:input_type -> parley.backend.v1.CloseSessionRequest
+	15, // 38: parley.backend.v1.Backend.GetSnapshot:input_type -> parley.backend.v1.SessionRequest
+	20, // 39: parley.backend.v1.Backend.SendMessage:input_type -> parley.backend.v1.SendMessageRequest
+	22, // 40: parley.backend.v1.Backend.SetPresence:input_type -> parley.backend.v1.SetPresenceRequest
+	23, // 41: parley.backend.v1.Backend.SendTyping:input_type -> parley.backend.v1.SendTypingRequest
+	24, // 42: parley.backend.v1.Backend.AddContact:input_type -> parley.backend.v1.AddContactRequest
+	25, // 43: parley.backend.v1.Backend.RemoveContact:input_type -> parley.backend.v1.RemoveContactRequest
+	26, // 44: parley.backend.v1.Backend.MoveContact:input_type -> parley.backend.v1.MoveContactRequest
+	27, // 45: parley.backend.v1.Backend.CreateConversation:input_type -> parley.backend.v1.CreateConversationRequest
+	29, // 46: parley.backend.v1.Backend.LeaveConversation:input_type -> parley.backend.v1.ConversationRequest
+	30, // 47: parley.backend.v1.Backend.InviteToConversation:input_type -> parley.backend.v1.InviteRequest
+	32, // 48: parley.backend.v1.Backend.UploadFile:input_type -> parley.backend.v1.UploadFileRequest
+	34, // 49: parley.backend.v1.Backend.DownloadFile:input_type -> parley.backend.v1.DownloadFileRequest
+	36, // 50: parley.backend.v1.Backend.DeclineFile:input_type -> parley.backend.v1.DeclineFileRequest
+	37, // 51: parley.backend.v1.Backend.Calls:input_type -> parley.backend.v1.CallBatch
+	42, // 52: parley.backend.v1.Backend.Subscribe:input_type -> parley.backend.v1.SubscribeRequest
+	6,  // 53: parley.backend.v1.Backend.GetInfo:output_type -> parley.backend.v1.Info
+	9,  // 54: parley.backend.v1.Backend.Configure:output_type -> parley.backend.v1.ConfigureResponse
+	11, // 55: parley.backend.v1.Backend.Health:output_type -> parley.backend.v1.HealthResponse
+	14, // 56: parley.backend.v1.Backend.OpenSession:output_type -> parley.backend.v1.OpenSessionResponse
+	4,  // 57: parley.backend.v1.Backend.CloseSession:output_type -> parley.backend.v1.Empty
+	17, // 58: parley.backend.v1.Backend.GetSnapshot:output_type -> parley.backend.v1.Snapshot
+	21, // 59: parley.backend.v1.Backend.SendMessage:output_type -> parley.backend.v1.SendMessageResponse
+	4,  // 60: parley.backend.v1.Backend.SetPresence:output_type -> parley.backend.v1.Empty
+	4,  // 61: parley.backend.v1.Backend.SendTyping:output_type -> parley.backend.v1.Empty
+	4,  // 62: parley.backend.v1.Backend.AddContact:output_type -> parley.backend.v1.Empty
+	4,  // 63: parley.backend.v1.Backend.RemoveContact:output_type -> parley.backend.v1.Empty
+	4,  // 64: parley.backend.v1.Backend.MoveContact:output_type -> parley.backend.v1.Empty
+	28, // 65: parley.backend.v1.Backend.CreateConversation:output_type -> parley.backend.v1.CreateConversationResponse
+	4,  // 66: parley.backend.v1.Backend.LeaveConversation:output_type -> parley.backend.v1.Empty
+	4,  // 67: parley.backend.v1.Backend.InviteToConversation:output_type -> parley.backend.v1.Empty
+	33, // 68: parley.backend.v1.Backend.UploadFile:output_type -> parley.backend.v1.UploadFileResponse
+	35, // 69: parley.backend.v1.Backend.DownloadFile:output_type -> parley.backend.v1.FileData
+	4,  // 70: parley.backend.v1.Backend.DeclineFile:output_type -> parley.backend.v1.Empty
+	39, // 71: parley.backend.v1.Backend.Calls:output_type -> parley.backend.v1.ResultBatch
+	43, // 72: parley.backend.v1.Backend.Subscribe:output_type -> parley.backend.v1.EventBatch
+	53, // [53:73] is the sub-list for method output_type
+	33, // [33:53] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_parley_backend_v1_backend_proto_init() }
@@ -3407,7 +3822,16 @@ func file_parley_backend_v1_backend_proto_init() {
 		(*UploadFileRequest_Header)(nil),
 		(*UploadFileRequest_Data)(nil),
 	}
-	file_parley_backend_v1_backend_proto_msgTypes[35].OneofWrappers = []any{
+	file_parley_backend_v1_backend_proto_msgTypes[34].OneofWrappers = []any{
+		(*Call_SendMessage)(nil),
+		(*Call_SendTyping)(nil),
+		(*Call_SetPresence)(nil),
+	}
+	file_parley_backend_v1_backend_proto_msgTypes[36].OneofWrappers = []any{
+		(*Result_SendMessage)(nil),
+		(*Result_Empty)(nil),
+	}
+	file_parley_backend_v1_backend_proto_msgTypes[40].OneofWrappers = []any{
 		(*Event_Message)(nil),
 		(*Event_Presence)(nil),
 		(*Event_Typing)(nil),
@@ -3424,7 +3848,7 @@ func file_parley_backend_v1_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_parley_backend_v1_backend_proto_rawDesc), len(file_parley_backend_v1_backend_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   45,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -49,6 +49,7 @@ const (
 	Backend_UploadFile_FullMethodName           = "/parley.backend.v1.Backend/UploadFile"
 	Backend_DownloadFile_FullMethodName         = "/parley.backend.v1.Backend/DownloadFile"
 	Backend_DeclineFile_FullMethodName          = "/parley.backend.v1.Backend/DeclineFile"
+	Backend_Calls_FullMethodName                = "/parley.backend.v1.Backend/Calls"
 	Backend_Subscribe_FullMethodName            = "/parley.backend.v1.Backend/Subscribe"
 )
 
@@ -75,6 +76,12 @@ type BackendClient interface {
 	UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, UploadFileResponse], error)
 	DownloadFile(ctx context.Context, in *DownloadFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FileData], error)
 	DeclineFile(ctx context.Context, in *DeclineFileRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Calls carries the frequent session calls (SendMessage, SendTyping,
+	// SetPresence) on one long-lived stream instead of a unary call each.
+	// Calls of one session run in the order they were sent; each Result
+	// answers the Call with the same id, in any order. docs/plugin-protocol.md
+	// §3.3 has the rules.
+	Calls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallBatch, ResultBatch], error)
 	// Subscribe streams every session's events. The gateway keeps exactly one
 	// Subscribe open per plugin process.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EventBatch], error)
@@ -280,9 +287,22 @@ func (c *backendClient) DeclineFile(ctx context.Context, in *DeclineFileRequest,
 	return out, nil
 }
 
+func (c *backendClient) Calls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallBatch, ResultBatch], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Backend_ServiceDesc.Streams[2], Backend_Calls_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CallBatch, ResultBatch]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backend_CallsClient = grpc.BidiStreamingClient[CallBatch, ResultBatch]
+
 func (c *backendClient) Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EventBatch], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Backend_ServiceDesc.Streams[2], Backend_Subscribe_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Backend_ServiceDesc.Streams[3], Backend_Subscribe_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +342,12 @@ type BackendServer interface {
 	UploadFile(grpc.ClientStreamingServer[UploadFileRequest, UploadFileResponse]) error
 	DownloadFile(*DownloadFileRequest, grpc.ServerStreamingServer[FileData]) error
 	DeclineFile(context.Context, *DeclineFileRequest) (*Empty, error)
+	// Calls carries the frequent session calls (SendMessage, SendTyping,
+	// SetPresence) on one long-lived stream instead of a unary call each.
+	// Calls of one session run in the order they were sent; each Result
+	// answers the Call with the same id, in any order. docs/plugin-protocol.md
+	// §3.3 has the rules.
+	Calls(grpc.BidiStreamingServer[CallBatch, ResultBatch]) error
 	// Subscribe streams every session's events. The gateway keeps exactly one
 	// Subscribe open per plugin process.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[EventBatch]) error
@@ -388,6 +414,9 @@ func (UnimplementedBackendServer) DownloadFile(*DownloadFileRequest, grpc.Server
 }
 func (UnimplementedBackendServer) DeclineFile(context.Context, *DeclineFileRequest) (*Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeclineFile not implemented")
+}
+func (UnimplementedBackendServer) Calls(grpc.BidiStreamingServer[CallBatch, ResultBatch]) error {
+	return status.Errorf(codes.Unimplemented, "method Calls not implemented")
 }
 func (UnimplementedBackendServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[EventBatch]) error {
 	return status.Errorf(codes.Unimplemented, "method Subscribe not implemented")
@@ -719,6 +748,13 @@ func _Backend_DeclineFile_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Backend_Calls_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BackendServer).Calls(&grpc.GenericServerStream[CallBatch, ResultBatch]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backend_CallsServer = grpc.BidiStreamingServer[CallBatch, ResultBatch]
+
 func _Backend_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(SubscribeRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -812,6 +848,12 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "DownloadFile",
 			Handler:       _Backend_DownloadFile_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Calls",
+			Handler:       _Backend_Calls_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 		{
 			StreamName:    "Subscribe",

@@ -1,0 +1,181 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Calls runs the calls of one call stream. Calls of one session run one
+// after the other in the order they arrived; calls of different sessions
+// run concurrently, so one slow IM server stalls only its own sessions.
+// Results go back in batches as they are ready.
+func (s *grpcServer) Calls(stream pb.Backend_CallsServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	results := newBatcher[*pb.Result]()
+	sent := make(chan error, 1)
+	go func() { sent <- sendResults(ctx, stream, results) }()
+	workers := &sessionWorkers{run: func(c *pb.Call) {
+		r := s.runCall(ctx, c)
+		results.put(r, proto.Size(r)+itemHeaderBytes)
+	}}
+	for {
+		batch, err := stream.Recv()
+		if err != nil {
+			cancel()
+			if serr := <-sent; serr != nil {
+				return serr
+			}
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, c := range batch.Calls {
+			workers.add(callSession(c), c)
+		}
+	}
+}
+
+// sendResults sends queued results in batches until ctx ends.
+func sendResults(ctx context.Context, stream pb.Backend_CallsServer, results *batcher[*pb.Result]) error {
+	var batch []*pb.Result // reused: Send has encoded it when it returns
+	for {
+		batch = results.take(batch[:0])
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-results.ready:
+				continue
+			}
+		}
+		if err := stream.Send(&pb.ResultBatch{Results: batch}); err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// callSession is the session a call belongs to.
+func callSession(c *pb.Call) string {
+	switch k := c.Kind.(type) {
+	case *pb.Call_SendMessage:
+		return k.SendMessage.GetSessionId()
+	case *pb.Call_SendTyping:
+		return k.SendTyping.GetSessionId()
+	case *pb.Call_SetPresence:
+		return k.SetPresence.GetSessionId()
+	}
+	return ""
+}
+
+// runCall runs one call on the backend and builds its result.
+func (s *grpcServer) runCall(ctx context.Context, c *pb.Call) *pb.Result {
+	if c.TimeoutMs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutMs)*time.Millisecond)
+		defer cancel()
+	}
+	r := &pb.Result{Id: c.Id}
+	var err error
+	switch k := c.Kind.(type) {
+	case *pb.Call_SendMessage:
+		var resp *pb.SendMessageResponse
+		if resp, err = s.sendMessage(ctx, k.SendMessage); err == nil {
+			r.Kind = &pb.Result_SendMessage{SendMessage: resp}
+		}
+	case *pb.Call_SendTyping:
+		if err = s.sendTyping(ctx, k.SendTyping); err == nil {
+			r.Kind = &pb.Result_Empty{Empty: &pb.Empty{}}
+		}
+	case *pb.Call_SetPresence:
+		if err = s.setPresence(ctx, k.SetPresence); err == nil {
+			r.Kind = &pb.Result_Empty{Empty: &pb.Empty{}}
+		}
+	default:
+		err = Errorf(ReasonUnsupported, "unknown call on the call stream")
+	}
+	if err == nil && proto.Size(r) > maxItemBytes {
+		err = Errorf(ReasonInternal, "result of %d bytes exceeds the %d byte limit", proto.Size(r), maxItemBytes)
+	}
+	if err != nil {
+		r.Kind, r.Error = nil, callErrorToPB(err)
+	}
+	return r
+}
+
+// callErrorToPB is the CallError form of a backend error: what toStatus
+// would put into a unary call's status.
+func callErrorToPB(err error) *pb.CallError {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Reason: ReasonOf(err), Message: err.Error()}
+	}
+	code, ok := reasonCodes[e.Reason]
+	if !ok {
+		code = codes.Internal
+	}
+	return &pb.CallError{Code: uint32(code), Reason: string(e.Reason), Message: e.Message, LimitBytes: e.LimitBytes}
+}
+
+// callErrorFromPB turns a CallError back into an *Error. A CallError
+// without a reason (a plugin in another language that set only the code)
+// gets the reason fromStatus would give its code.
+func callErrorFromPB(ce *pb.CallError) *Error {
+	if ce.Reason != "" {
+		return &Error{Reason: Reason(ce.Reason), Message: ce.Message, LimitBytes: ce.LimitBytes}
+	}
+	var e *Error
+	errors.As(fromStatus(status.Error(codes.Code(ce.Code), ce.Message)), &e)
+	return e
+}
+
+// sessionWorkers runs calls in order per session: a session with queued
+// calls has one goroutine working through them, which ends when the
+// session's queue is empty.
+type sessionWorkers struct {
+	run    func(*pb.Call)
+	mu     sync.Mutex
+	queues map[string][]*pb.Call
+}
+
+func (w *sessionWorkers) add(session string, c *pb.Call) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.queues == nil {
+		w.queues = make(map[string][]*pb.Call)
+	}
+	q, busy := w.queues[session]
+	w.queues[session] = append(q, c)
+	if !busy {
+		go w.work(session)
+	}
+}
+
+func (w *sessionWorkers) work(session string) {
+	for {
+		w.mu.Lock()
+		q := w.queues[session]
+		if len(q) == 0 {
+			delete(w.queues, session)
+			w.mu.Unlock()
+			return
+		}
+		c := q[0]
+		q[0] = nil
+		w.queues[session] = q[1:]
+		w.mu.Unlock()
+		w.run(c)
+	}
+}
