@@ -12,6 +12,15 @@ import (
 // buffer past it first flushes what is already there.
 const flushSize = 64 << 10
 
+// Before compressing a large body the Writer compresses its first
+// probeSize bytes; if they do not shrink by at least an eighth, the body is
+// taken for data that is compressed already (images, archives: most file
+// data) and sent as it is, which saves the attempt on the whole body.
+const (
+	probeMin  = 16 << 10 // bodies from this size are probed
+	probeSize = 4 << 10
+)
+
 // Writer frames bodies into an internal buffer and sends everything buffered
 // in one Write when Flush is called, so a burst of frames becomes one TLS
 // write. It is not safe for concurrent use. After a write error every call
@@ -34,7 +43,9 @@ func NewWriter(w io.Writer, lim Limits) *Writer {
 // The body is snappy-compressed when it is at least CompressThreshold bytes,
 // compression makes it smaller, and sensitive is false. Pass sensitive for
 // frames that carry credentials or resume tokens: they are never compressed,
-// so their length cannot act as a compression oracle.
+// so their length cannot act as a compression oracle. A body of 16 KiB or
+// more whose first 4 KiB do not shrink by an eighth is sent uncompressed
+// without trying the rest (file data that is compressed already).
 //
 // A body larger than MaxFrame is refused with a *LimitError
 // (ErrFrameTooLarge) and nothing is buffered.
@@ -57,6 +68,10 @@ func (w *Writer) WriteFrame(body []byte, sensitive bool) error {
 	}
 	frame := w.reserve(need)
 	flags, n := byte(0), len(body)
+	if compress && len(body) >= probeMin {
+		enc := snappy.Encode(frame[headerLen:], body[:probeSize])
+		compress = len(enc) <= probeSize-probeSize/8
+	}
 	if compress {
 		if enc := snappy.Encode(frame[headerLen:], body); len(enc) < len(body) {
 			flags, n = flagSnappy, len(enc)

@@ -65,6 +65,10 @@ func TestWriteFrameCompressionDecision(t *testing.T) {
 		{"below a custom threshold", frame.Limits{CompressThreshold: 1000}, compressible(999), false, false},
 		{"at a custom threshold", frame.Limits{CompressThreshold: 1000}, compressible(1000), false, true},
 		{"incompressible data sent raw", frame.Limits{}, incompressible(4096), false, false},
+		{"large incompressible body sent raw", frame.Limits{}, incompressible(64 << 10), false, false},
+		{"large body, compressible from the start", frame.Limits{}, append(compressible(4096), incompressible(60<<10)...), false, true},
+		// The probe judges a large body by its first 4 KiB.
+		{"large body, incompressible start", frame.Limits{}, append(incompressible(4096), make([]byte, 60<<10)...), false, false},
 		{"sensitive never compressed", frame.Limits{}, compressible(64 << 10), true, false},
 		{"compression disabled", frame.Limits{CompressThreshold: -1}, compressible(64 << 10), false, false},
 	}
