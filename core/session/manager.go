@@ -30,8 +30,16 @@ type Config struct {
 	DedupeWindow int           // client message ids remembered per session
 	Now          func() time.Time
 	// Store persists sessions so devices can resume after a restart; nil
-	// keeps them in memory only.
+	// keeps them in memory only. Changes are written behind the requests
+	// that make them (see SaveDelay).
 	Store Store
+	// SaveDelay is how long a changed session waits before it is written,
+	// so that changes close together go in one transaction (default 50
+	// ms); a full batch is written at once. It bounds, with the time of
+	// the write, what a crash can lose.
+	SaveDelay time.Duration
+	// SaveBatch bounds the sessions written per transaction (default 256).
+	SaveBatch int
 	// Sealer, when set, caches each session's IM password sealed, so its
 	// backend session can be re-opened silently after a plugin crash or a
 	// gateway restart (the admin's cache_credentials).
@@ -55,6 +63,12 @@ func (c Config) withDefaults() Config {
 	if c.DedupeWindow <= 0 {
 		c.DedupeWindow = 256
 	}
+	if c.SaveDelay <= 0 {
+		c.SaveDelay = defaultSaveDelay
+	}
+	if c.SaveBatch <= 0 {
+		c.SaveBatch = defaultSaveBatch
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -76,6 +90,7 @@ type Manager struct {
 	cfg     Config
 	onClose CloseFunc
 	metrics metrics
+	persist *persister // nil without a Store
 
 	mu      sync.Mutex
 	byID    map[string]*Session
@@ -107,6 +122,9 @@ func NewManager(cfg Config, onClose CloseFunc, reg prometheus.Registerer) *Manag
 	if reg != nil {
 		reg.MustRegister(m.metrics.sessions, m.metrics.overflows, m.metrics.reclaimed, m.metrics.refused)
 	}
+	if m.cfg.Store != nil {
+		m.persist = newPersister(m.cfg.Store, m.cfg.Logger.Named("persist"), m.cfg.SaveDelay, m.cfg.SaveBatch)
+	}
 	return m
 }
 
@@ -127,6 +145,10 @@ func newID() string {
 // if the user has none (one IM login per user). A user who already has a
 // session joins it when the password matches the one that opened it. The
 // returned device carries a fresh resume token.
+//
+// The verifier a join is checked against (a PBKDF2 hash, about half a
+// millisecond of CPU) is derived after the first login is answered; a join
+// that arrives before it is ready waits for it.
 func (m *Manager) Login(ctx context.Context, user, backend, login, password, deviceID string, open OpenFunc) (*Device, []byte, bool, error) {
 	for {
 		m.mu.Lock()
@@ -143,11 +165,16 @@ func (m *Manager) Login(ctx context.Context, user, backend, login, password, dev
 		if s.openErr != nil || s.Ended() {
 			continue // the other login failed or ended; try again ourselves
 		}
+		select {
+		case <-s.verifierReady:
+		case <-ctx.Done():
+			return nil, nil, false, ctx.Err()
+		}
 		if s.Backend != backend || !s.verifier.matches(password) {
 			return nil, nil, false, ErrUnauthenticated
 		}
 		d, token := m.attach(s, deviceID)
-		m.persist(s, false)
+		m.save(s)
 		return d, token, false, nil
 	}
 	if len(m.byID) >= m.cfg.MaxSessions && !m.reclaimLocked() {
@@ -171,13 +198,16 @@ func (m *Manager) Login(ctx context.Context, user, backend, login, password, dev
 		return nil, nil, false, err
 	}
 	s.Caps = caps
-	s.verifier = newVerifier(password)
 	if m.cfg.Sealer != nil {
 		s.sealed = m.cfg.Sealer.Seal(s.ID, password)
 	}
 	close(s.ready)
 	d, token := m.attach(s, deviceID)
-	m.persist(s, false)
+	go func() {
+		s.verifier = newVerifier(password)
+		close(s.verifierReady)
+	}()
+	m.save(s) // written once the verifier is there (see record)
 	return d, token, true, nil
 }
 
@@ -185,7 +215,7 @@ func (m *Manager) newSession(id, user, backend, login string) *Session {
 	now := m.cfg.Now()
 	return &Session{ID: id, User: user, Backend: backend, Login: login, mgr: m, ready: make(chan struct{}),
 		log: newEventLog(m.cfg.MaxEvents, m.cfg.MaxBytes), devices: map[string]*Device{}, dedupe: map[string]string{},
-		inflight: map[string]chan struct{}{},
+		inflight: map[string]chan struct{}{}, verifierReady: make(chan struct{}),
 		lastUsed: now, createdAt: now}
 }
 
@@ -292,6 +322,13 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 			found = d
 		}
 	}
+	if found == nil && s.restoredStale {
+		// Restored after a crash from a record that may predate the
+		// device's newest token: it cannot be checked, so the device logs
+		// in again (and joins this session) instead of being refused.
+		s.mu.Unlock()
+		return nil, nil, ErrReloginRequired
+	}
 	if found == nil || (deviceID != "" && found.ID != deviceID) {
 		s.mu.Unlock()
 		return nil, nil, ErrUnauthenticated
@@ -310,7 +347,7 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 	}
 	s.mu.Unlock()
 	d, newToken := m.attach(s, found.ID)
-	m.persist(s, false) // the old token is spent, also after a restart
+	m.save(s) // the old token is spent, also after a restart
 	return d, newToken, nil
 }
 
@@ -326,7 +363,7 @@ func (m *Manager) Detach(d *Device, gen uint64) {
 	d.attached = false
 	d.detachedAt = m.cfg.Now()
 	s.mu.Unlock()
-	m.persist(s, false)
+	m.save(s)
 }
 
 // Logout removes the device. The session ends with its last device.
@@ -340,7 +377,7 @@ func (m *Manager) Logout(d *Device) {
 		m.End(s, "logout")
 		return
 	}
-	m.persist(s, false)
+	m.save(s)
 }
 
 // End removes the session and logs it out of its backend.

@@ -2,15 +2,13 @@ package session
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -34,6 +32,11 @@ type Record struct {
 	Events [][]byte
 	// Dedupe maps recent client message ids to their conversation.
 	Dedupe map[string]string
+	// Final marks the record SaveAll wrote at a clean shutdown: its resume
+	// tokens and positions are the session's last. A record written while
+	// the gateway ran may be behind by the changes of the last moments
+	// before a crash.
+	Final bool `json:",omitempty"`
 }
 
 // DeviceRecord is one device of a stored session.
@@ -49,76 +52,268 @@ type DeviceRecord struct {
 // it: a PostgreSQL deployment then keeps sessions where every node sees
 // them, and an embedded one needs no second file.
 type Store interface {
-	SaveSession(ctx context.Context, id, user, backend string, data []byte) error
-	DeleteSession(ctx context.Context, id string) error
+	// WriteSessions applies n changes in one transaction: row(i) is the
+	// i-th; nil data deletes the record with that id.
+	WriteSessions(ctx context.Context, n int, row func(i int) (id, user, backend string, data []byte)) error
 	LoadSessions(ctx context.Context) ([][]byte, error)
 }
 
 // ErrReloginRequired: the session survived a restart but its backend
-// session could not be re-opened (credential caching is off).
+// session could not be re-opened (credential caching is off), or the
+// device's resume token was rotated after the session's last save before
+// a crash.
 var ErrReloginRequired = errors.New("session: log in again")
 
-// Sealer protects cached IM passwords: AES-256-GCM with a key from the
-// gateway's key file, bound to the session id.
-type Sealer struct{ aead cipher.AEAD }
+// Defaults of the write-behind persister.
+const (
+	defaultSaveDelay = 50 * time.Millisecond
+	defaultSaveBatch = 256
+	// ackSaveInterval is how often sessions whose acknowledged positions
+	// moved are saved: positions matter only after a crash, so they are
+	// written lazily, at most once per interval per session.
+	ackSaveInterval = time.Second
+	saveTimeout     = 10 * time.Second
+)
 
-// LoadSealer reads a 32-byte key from path, creating the file (0600) with
-// a random key if it does not exist.
-func LoadSealer(path string) (*Sealer, error) {
-	key, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		key = make([]byte, 32)
-		rand.Read(key)
-		if err := os.WriteFile(path, key, 0o600); err != nil {
-			return nil, fmt.Errorf("session: writing credential key: %w", err)
+// persister writes session records behind the requests that change them.
+// A change marks its session pending; one goroutine writes pending
+// sessions in batches, one transaction each, taking each session's state
+// at the time of the write, so repeated changes to a session coalesce into
+// one write. A deletion is queued like a save and written after any save
+// of the session taken before it, so an ended session is never written
+// back. After stop, every change is written synchronously.
+type persister struct {
+	store  Store
+	logger hclog.Logger
+	delay  time.Duration
+	batch  int
+
+	writeMu sync.Mutex // one write to the store at a time, in queue order
+
+	mu      sync.Mutex
+	pending map[string]*pendingWrite
+	queue   []*pendingWrite // pending writes, oldest first
+	acked   []*Session      // sessions whose positions moved, saved lazily
+	stopped bool
+
+	wake  chan struct{} // a write became pending
+	full  chan struct{} // a batch's worth is pending
+	flush chan chan struct{}
+	quit  chan struct{}
+	done  chan struct{}
+}
+
+type pendingWrite struct {
+	s      *Session
+	remove bool // delete the record
+	events bool // save the event log and dedupe window too
+}
+
+func newPersister(store Store, logger hclog.Logger, delay time.Duration, batch int) *persister {
+	p := &persister{store: store, logger: logger, delay: delay, batch: batch, pending: map[string]*pendingWrite{},
+		wake: make(chan struct{}, 1), full: make(chan struct{}, 1), flush: make(chan chan struct{}),
+		quit: make(chan struct{}), done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+func (p *persister) run() {
+	defer close(p.done)
+	ticker := time.NewTicker(ackSaveInterval)
+	defer ticker.Stop()
+	var due <-chan time.Time // armed while writes wait for the delay
+	for {
+		select {
+		case <-p.wake:
+			if due == nil {
+				due = time.After(p.delay)
+			}
+			continue
+		case <-ticker.C:
+			p.markAcked()
+			continue
+		case reply := <-p.flush:
+			p.markAcked()
+			p.drain()
+			close(reply)
+			continue
+		case <-p.quit:
+			p.drain()
+			return
+		case <-due:
+		case <-p.full:
 		}
-	} else if err != nil {
-		return nil, fmt.Errorf("session: reading credential key: %w", err)
+		due = nil
+		p.drain()
 	}
-	if len(key) != 32 {
-		return nil, fmt.Errorf("session: credential key %s must be 32 bytes, not %d", path, len(key))
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("session: credential key: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("session: credential key: %w", err)
-	}
-	return &Sealer{aead: aead}, nil
 }
 
-// Seal encrypts a password for the session.
-func (s *Sealer) Seal(sessionID, password string) []byte {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(password)+s.aead.Overhead())
-	rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, []byte(password), []byte(sessionID))
+// mark makes a write of s pending (or writes it at once after stop).
+func (p *persister) mark(s *Session, remove, events bool) {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		p.write([]pendingWrite{{s: s, remove: remove, events: events}})
+		return
+	}
+	w, ok := p.pending[s.ID]
+	if !ok {
+		w = &pendingWrite{s: s}
+		p.pending[s.ID] = w
+		p.queue = append(p.queue, w)
+	}
+	w.remove = w.remove || remove
+	w.events = w.events || events
+	n := len(p.queue)
+	p.mu.Unlock()
+	signal(p.wake)
+	if n >= p.batch {
+		signal(p.full)
+	}
 }
 
-// Open decrypts a sealed password of the session.
-func (s *Sealer) Open(sessionID string, sealed []byte) (string, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return "", errors.New("session: sealed credential too short")
+// markAckedLater schedules a lazy save of a session whose acknowledged
+// position moved; the caller set s.ackDirty.
+func (p *persister) markAckedLater(s *Session) {
+	p.mu.Lock()
+	if !p.stopped {
+		p.acked = append(p.acked, s)
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(sessionID))
+	p.mu.Unlock()
+}
+
+func (p *persister) markAcked() {
+	p.mu.Lock()
+	acked := p.acked
+	p.acked = nil
+	p.mu.Unlock()
+	for _, s := range acked {
+		s.ackDirty.Store(false)
+		if !s.Ended() {
+			p.mark(s, false, false)
+		}
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// drain writes every pending change, a batch at a time.
+func (p *persister) drain() {
+	for {
+		p.mu.Lock()
+		n := min(len(p.queue), p.batch)
+		batch := make([]pendingWrite, n)
+		for i, w := range p.queue[:n] {
+			batch[i] = *w
+			delete(p.pending, w.s.ID)
+			p.queue[i] = nil
+		}
+		p.queue = p.queue[n:]
+		if len(p.queue) == 0 {
+			p.queue = nil
+		}
+		p.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		p.write(batch)
+	}
+}
+
+type sessionRow struct {
+	id, user, backend string
+	data              []byte // nil: delete
+}
+
+// write stores a batch in one transaction, each session as it is now. A
+// failure is logged, not fatal: the sessions work, they just may not
+// survive a restart.
+func (p *persister) write(batch []pendingWrite) {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	rows := make([]sessionRow, 0, len(batch))
+	for _, w := range batch {
+		if w.remove {
+			rows = append(rows, sessionRow{id: w.s.ID})
+			continue
+		}
+		r, ok := w.s.record(w.events)
+		if !ok {
+			continue // ended (its deletion is queued) or not open yet
+		}
+		data, err := json.Marshal(r)
+		if err != nil {
+			p.logger.Warn("encoding session", "session", w.s.ID, "error", err)
+			continue
+		}
+		rows = append(rows, sessionRow{id: w.s.ID, user: w.s.User, backend: w.s.Backend, data: data})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+	defer cancel()
+	err := p.store.WriteSessions(ctx, len(rows), func(i int) (string, string, string, []byte) {
+		return rows[i].id, rows[i].user, rows[i].backend, rows[i].data
+	})
 	if err != nil {
-		return "", fmt.Errorf("session: sealed credential: %w", err)
+		p.logger.Warn("saving sessions", "sessions", len(rows), "error", err)
 	}
-	return string(plain), nil
 }
 
-// record captures the session for the store. withEvents adds the log.
-func (s *Session) record(withEvents bool) Record {
+// flushPending writes every change made before the call, moved
+// acknowledged positions included, and returns when they are stored.
+func (p *persister) flushPending() {
+	reply := make(chan struct{})
+	select {
+	case p.flush <- reply:
+		<-reply
+	case <-p.done: // stopped: changes are written synchronously
+	}
+}
+
+// stop writes what is pending and ends the goroutine; later changes are
+// written synchronously.
+func (p *persister) stop() {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.stopped = true
+	p.acked = nil
+	p.mu.Unlock()
+	close(p.quit)
+	<-p.done
+}
+
+// record captures the session for the store; withEvents adds the log and
+// the dedupe window. It reports false for a session that ended or whose
+// backend session is not open yet (there is nothing to resume).
+func (s *Session) record(withEvents bool) (Record, bool) {
+	select {
+	case <-s.ready:
+	default:
+		return Record{}, false
+	}
+	if s.openErr != nil {
+		return Record{}, false
+	}
+	<-s.verifierReady // being derived since the open, off the login's path
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ended {
+		return Record{}, false
+	}
 	r := Record{ID: s.ID, User: s.User, Backend: s.Backend, Login: s.Login, CreatedAt: s.createdAt,
 		LastSeq: s.log.lastSeq, SealedPassword: s.sealed, VerifierSalt: s.verifier.salt[:], VerifierHash: s.verifier.hash}
 	for _, d := range s.devices {
 		r.Devices = append(r.Devices, DeviceRecord{ID: d.ID, TokenHash: d.tokenHash[:], Acked: d.acked, DetachedAt: d.detachedAt})
 	}
 	if withEvents {
+		r.Final = true
 		for _, e := range s.log.entries {
 			if b, err := proto.Marshal(e.event); err == nil {
 				r.Events = append(r.Events, b)
@@ -129,49 +324,51 @@ func (s *Session) record(withEvents bool) Record {
 			r.Dedupe[k] = v
 		}
 	}
-	return r
+	return r, true
 }
 
-// persist writes the session's current state; a failure is logged, not
-// fatal: the session works, it just may not survive a restart.
-func (m *Manager) persist(s *Session, withEvents bool) {
-	if m.cfg.Store == nil {
-		return
-	}
-	s.persistMu.Lock()
-	defer s.persistMu.Unlock()
-	if s.Ended() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	data, err := json.Marshal(s.record(withEvents))
-	if err == nil {
-		err = m.cfg.Store.SaveSession(ctx, s.ID, s.User, s.Backend, data)
-	}
-	if err != nil {
-		m.cfg.Logger.Warn("saving session", "session", s.ID, "error", err)
+// save queues a write of the session's record.
+func (m *Manager) save(s *Session) {
+	if m.persist != nil {
+		m.persist.mark(s, false, false)
 	}
 }
 
+// forget queues the deletion of the session's record; it is written after
+// any save queued or in progress, so the session does not come back.
 func (m *Manager) forget(s *Session) {
-	if m.cfg.Store == nil {
-		return
-	}
-	s.persistMu.Lock()
-	defer s.persistMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := m.cfg.Store.DeleteSession(ctx, s.ID); err != nil {
-		m.cfg.Logger.Warn("deleting session", "session", s.ID, "error", err)
+	if m.persist != nil {
+		m.persist.mark(s, true, false)
 	}
 }
 
-// SaveAll writes every session with its event log (at shutdown).
-func (m *Manager) SaveAll() {
-	for _, s := range m.Sessions() {
-		m.persist(s, true)
+// ackMoved schedules a lazy save of the session's acknowledged positions.
+func (m *Manager) ackMoved(s *Session) {
+	if m.persist != nil && s.ackDirty.CompareAndSwap(false, true) {
+		m.persist.markAckedLater(s)
 	}
+}
+
+// Flush writes every session change made so far and returns when the
+// store has it.
+func (m *Manager) Flush() {
+	if m.persist != nil {
+		m.persist.flushPending()
+	}
+}
+
+// SaveAll writes every session with its event log and dedupe window and
+// waits for the store (at shutdown). After it, the persister's goroutine
+// is gone and later changes (sessions ending as their backends stop) are
+// written synchronously.
+func (m *Manager) SaveAll() {
+	if m.persist == nil {
+		return
+	}
+	for _, s := range m.Sessions() {
+		m.persist.mark(s, false, true)
+	}
+	m.persist.stop()
 }
 
 // Restore loads the stored sessions after a restart. Sessions with a
@@ -187,6 +384,7 @@ func (m *Manager) Restore(ctx context.Context) (restored, relogin int, err error
 		return 0, 0, fmt.Errorf("session: restoring: %w", err)
 	}
 	now := m.cfg.Now()
+	var unusable []string
 	for _, blob := range blobs {
 		var r Record
 		if err := json.Unmarshal(blob, &r); err != nil || r.ID == "" {
@@ -197,15 +395,16 @@ func (m *Manager) Restore(ctx context.Context) (restored, relogin int, err error
 			m.mu.Lock()
 			m.relogin[r.ID] = now.Add(m.cfg.DetachTTL)
 			m.mu.Unlock()
-			m.cfg.Store.DeleteSession(ctx, r.ID)
+			unusable = append(unusable, r.ID)
 			relogin++
 			continue
 		}
 		s := m.newSession(r.ID, r.User, r.Backend, r.Login)
 		close(s.ready)
-		s.createdAt, s.sealed, s.needsReopen, s.restored = r.CreatedAt, r.SealedPassword, true, true
+		s.createdAt, s.sealed, s.needsReopen, s.restored, s.restoredStale = r.CreatedAt, r.SealedPassword, true, true, !r.Final
 		copy(s.verifier.salt[:], r.VerifierSalt)
 		s.verifier.hash = r.VerifierHash
+		close(s.verifierReady)
 		s.log.lastSeq = r.LastSeq
 		for _, b := range r.Events {
 			var e devicev1.Event
@@ -227,6 +426,12 @@ func (m *Manager) Restore(ctx context.Context) (restored, relogin int, err error
 		m.byUser[s.User] = s
 		m.mu.Unlock()
 		restored++
+	}
+	err = m.cfg.Store.WriteSessions(ctx, len(unusable), func(i int) (string, string, string, []byte) {
+		return unusable[i], "", "", nil
+	})
+	if err != nil {
+		m.cfg.Logger.Warn("deleting stored sessions that need a new login", "error", err)
 	}
 	return restored, relogin, nil
 }

@@ -2,31 +2,46 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-// memStore is an in-memory Store.
+// memStore is an in-memory Store. It records the size of every
+// transaction, and when gate is set, its first write waits for gate to
+// close after telling entered.
 type memStore struct {
-	mu   sync.Mutex
-	data map[string][]byte
+	mu      sync.Mutex
+	data    map[string][]byte
+	batches []int
+	entered chan struct{}
+	gate    chan struct{}
 }
 
-func (s *memStore) SaveSession(_ context.Context, id, _, _ string, data []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.data[id] = append([]byte(nil), data...)
-	return nil
-}
+func newMemStore() *memStore { return &memStore{data: map[string][]byte{}} }
 
-func (s *memStore) DeleteSession(_ context.Context, id string) error {
+func (s *memStore) WriteSessions(_ context.Context, n int, row func(int) (string, string, string, []byte)) error {
+	if s.gate != nil {
+		close(s.entered)
+		<-s.gate
+		s.gate = nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.data, id)
+	s.batches = append(s.batches, n)
+	for i := range n {
+		id, _, _, data := row(i)
+		if data == nil {
+			delete(s.data, id)
+		} else {
+			s.data[id] = append([]byte(nil), data...)
+		}
+	}
 	return nil
 }
 
@@ -40,8 +55,32 @@ func (s *memStore) LoadSessions(context.Context) ([][]byte, error) {
 	return out, nil
 }
 
+func (s *memStore) record(t *testing.T, id string) (Record, bool) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.data[id]
+	if !ok {
+		return Record{}, false
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("stored record of %s: %v", id, err)
+	}
+	return r, true
+}
+
+func (s *memStore) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.data)
+}
+
+// manual keeps changes pending until Flush or SaveAll.
+const manual = time.Hour
+
 func TestRestartWithCachedCredentialsResumesWithoutPassword(t *testing.T) {
-	store := &memStore{data: map[string][]byte{}}
+	store := newMemStore()
 	sealer, err := LoadSealer(filepath.Join(t.TempDir(), "credential.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +123,7 @@ func TestRestartWithCachedCredentialsResumesWithoutPassword(t *testing.T) {
 }
 
 func TestRestartWithoutCachedCredentialsNeedsRelogin(t *testing.T) {
-	store := &memStore{data: map[string][]byte{}}
+	store := newMemStore()
 	before, _, _ := newTestManager(Config{Store: store})
 	d, token := login(t, before, "alice", "phone")
 	before.SaveAll()
@@ -98,14 +137,15 @@ func TestRestartWithoutCachedCredentialsNeedsRelogin(t *testing.T) {
 	}
 }
 
-func TestSpentTokenStaysSpentAcrossRestart(t *testing.T) {
-	store := &memStore{data: map[string][]byte{}}
+func TestSpentTokenStaysSpentAcrossCleanRestart(t *testing.T) {
+	store := newMemStore()
 	sealer, _ := LoadSealer(filepath.Join(t.TempDir(), "k"))
 	before, _, _ := newTestManager(Config{Store: store, Sealer: sealer})
 	d, token := login(t, before, "alice", "phone")
 	if _, _, err := before.Resume(d.Session().ID, token, 0, "phone"); err != nil {
 		t.Fatal(err)
 	}
+	before.SaveAll()
 	after, _, _ := newTestManager(Config{Store: store, Sealer: sealer})
 	after.Restore(context.Background())
 	if _, _, err := after.Resume(d.Session().ID, token, 0, "phone"); !errors.Is(err, ErrUnauthenticated) {
@@ -113,15 +153,172 @@ func TestSpentTokenStaysSpentAcrossRestart(t *testing.T) {
 	}
 }
 
+// After a crash the store holds what the persister had written: a token
+// rotated since then cannot be checked, so its device is sent to log in
+// again (never let in); the token that was current at the last write
+// still resumes.
+func TestCrashRestoresTheLastWrittenRecord(t *testing.T) {
+	store := newMemStore()
+	sealer, _ := LoadSealer(filepath.Join(t.TempDir(), "k"))
+	before, _, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual})
+	d, token := login(t, before, "alice", "phone")
+	_, written, err := before.Resume(d.Session().ID, token, 0, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before.Flush()
+	_, unwritten, err := before.Resume(d.Session().ID, written, 0, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gateway crashes here: the last resume was never written.
+
+	crashed := func() *Manager {
+		m, _, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual})
+		if restored, _, err := m.Restore(context.Background()); err != nil || restored != 1 {
+			t.Fatalf("restore: %d, %v", restored, err)
+		}
+		return m
+	}
+	if _, _, err := crashed().Resume(d.Session().ID, unwritten, 0, "phone"); !errors.Is(err, ErrReloginRequired) {
+		t.Fatalf("a token rotated after the last write: %v, want ErrReloginRequired", err)
+	}
+	if _, _, err := crashed().Resume(d.Session().ID, token, 0, "phone"); !errors.Is(err, ErrReloginRequired) {
+		t.Fatalf("a token spent before the last write: %v, want ErrReloginRequired", err)
+	}
+	if _, _, err := crashed().Resume(d.Session().ID, written, 0, "phone"); err != nil {
+		t.Fatalf("the token current at the last write: %v", err)
+	}
+}
+
 func TestLogoutForgetsTheRecord(t *testing.T) {
-	store := &memStore{data: map[string][]byte{}}
-	m, _, _ := newTestManager(Config{Store: store})
+	store := newMemStore()
+	m, _, _ := newTestManager(Config{Store: store, SaveDelay: manual})
 	d, _ := login(t, m, "alice", "phone")
-	if len(store.data) != 1 {
-		t.Fatalf("%d records after login", len(store.data))
+	m.Flush()
+	if store.len() != 1 {
+		t.Fatalf("%d records after login", store.len())
 	}
 	m.Logout(d)
-	if len(store.data) != 0 {
-		t.Fatalf("%d records after the last device logged out", len(store.data))
+	m.Flush()
+	if store.len() != 0 {
+		t.Fatalf("%d records after the last device logged out", store.len())
+	}
+}
+
+func TestRepeatedChangesToASessionAreWrittenOnce(t *testing.T) {
+	store := newMemStore()
+	m, _, _ := newTestManager(Config{Store: store, SaveDelay: manual})
+	want := map[string][32]byte{} // session → hash of its newest token
+	for i := range 5 {
+		d, token := login(t, m, fmt.Sprint("user", i), "phone")
+		for range 3 {
+			var err error
+			if d, token, err = m.Resume(d.Session().ID, token, 0, "phone"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Detach(d, gen(d))
+		want[d.Session().ID] = hashToken(token)
+	}
+	m.Flush()
+	if fmt.Sprint(store.batches) != "[5]" {
+		t.Fatalf("transactions of %v sessions, want one of 5 (25 changes to 5 sessions)", store.batches)
+	}
+	for id, hash := range want {
+		r, ok := store.record(t, id)
+		if !ok || len(r.Devices) != 1 || string(r.Devices[0].TokenHash) != string(hash[:]) || r.Devices[0].DetachedAt.IsZero() {
+			t.Fatalf("session %s stored as %+v, want its newest token, detached", id, r)
+		}
+	}
+}
+
+func TestBatchesAreBounded(t *testing.T) {
+	store := newMemStore()
+	m, _, _ := newTestManager(Config{Store: store, SaveDelay: manual, SaveBatch: 4})
+	for i := range 10 {
+		login(t, m, fmt.Sprint("user", i), "phone")
+	}
+	m.Flush()
+	total := 0
+	for _, n := range store.batches {
+		if n > 4 {
+			t.Fatalf("transactions of %v sessions, want at most 4 each", store.batches)
+		}
+		total += n
+	}
+	if store.len() != 10 || total != 10 {
+		t.Fatalf("%d records from %d writes (%v), want 10 of 10", store.len(), total, store.batches)
+	}
+}
+
+func TestSaveAllWritesPendingChangesAndLogs(t *testing.T) {
+	store := newMemStore()
+	sealer, _ := LoadSealer(filepath.Join(t.TempDir(), "k"))
+	m, _, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual})
+	d, token := login(t, m, "alice", "phone")
+	d.Session().Deliver(message("kept"))
+	d, token, err := m.Resume(d.Session().ID, token, 0, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SaveAll()
+	r, ok := store.record(t, d.Session().ID)
+	if !ok || !r.Final || len(r.Events) != 1 || string(r.Devices[0].TokenHash) != string(func() []byte { h := hashToken(token); return h[:] }()) {
+		t.Fatalf("after SaveAll: stored %v %+v, want the final record with the newest token and the unacknowledged event", ok, r)
+	}
+	// Sessions ending after SaveAll (their backends stop) are forgotten
+	// at once: nothing is left pending when the store closes.
+	m.Logout(d)
+	if store.len() != 0 {
+		t.Fatalf("%d records after the last device logged out after SaveAll", store.len())
+	}
+}
+
+func TestLogoutAfterAQueuedSaveDoesNotResurrectTheSession(t *testing.T) {
+	store := newMemStore()
+	m, _, _ := newTestManager(Config{Store: store, SaveDelay: manual})
+	d, _ := login(t, m, "alice", "phone")
+	m.Logout(d)
+	m.Flush()
+	if store.len() != 0 {
+		t.Fatalf("%d records: the save queued before the logout was written after it", store.len())
+	}
+}
+
+func TestLogoutDuringItsSaveDoesNotResurrectTheSession(t *testing.T) {
+	store := newMemStore()
+	store.entered, store.gate = make(chan struct{}), make(chan struct{})
+	m, _, _ := newTestManager(Config{Store: store, SaveDelay: manual})
+	d, _ := login(t, m, "alice", "phone")
+	flushed := make(chan struct{})
+	go func() {
+		m.Flush()
+		close(flushed)
+	}()
+	<-store.entered // the login's save is being written
+	m.Logout(d)
+	close(store.gate)
+	<-flushed
+	m.Flush()
+	if store.len() != 0 {
+		t.Fatalf("%d records: the session ended during its save came back", store.len())
+	}
+}
+
+func TestAcknowledgedPositionsAreSaved(t *testing.T) {
+	store := newMemStore()
+	sealer, _ := LoadSealer(filepath.Join(t.TempDir(), "k"))
+	m, _, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual})
+	d, _ := login(t, m, "alice", "phone")
+	for i := range 3 {
+		d.Session().Deliver(message(fmt.Sprint(i)))
+	}
+	m.Flush()
+	d.Ack(2)
+	m.Flush()
+	r, _ := store.record(t, d.Session().ID)
+	if r.LastSeq != 3 || len(r.Devices) != 1 || r.Devices[0].Acked != 2 {
+		t.Fatalf("stored last seq %d, devices %+v; want 3 and acked 2", r.LastSeq, r.Devices)
 	}
 }

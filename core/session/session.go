@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleygw/parley/plugins/sdk"
@@ -19,24 +20,30 @@ type Session struct {
 	Login   string // the backend login name
 	Caps    sdk.Capabilities
 
-	mgr       *Manager
-	ready     chan struct{} // closed when the backend session is open (or failed)
-	openErr   error
-	verifier  passwordVerifier
-	createdAt time.Time
-	persistMu sync.Mutex // orders the session's writes to the store
+	mgr     *Manager
+	ready   chan struct{} // closed when the backend session is open (or failed)
+	openErr error
+	// verifier is set, and verifierReady closed, once derived after the
+	// backend session opened (or when restored).
+	verifier      passwordVerifier
+	verifierReady chan struct{}
+	createdAt     time.Time
+	ackDirty      atomic.Bool // a lazy save of the positions is scheduled
 
-	mu          sync.Mutex
-	log         *eventLog
-	devices     map[string]*Device
-	dedupe      map[string]string        // client message id → conversation id
-	dedupeQ     []string                 // ids in dedupe, oldest first
-	inflight    map[string]chan struct{} // ids being sent right now
-	ended       bool
-	restored    bool // loaded from the store after a restart
-	lastUsed    time.Time
-	sealed      []byte // the IM password sealed by the manager's Sealer, if caching
-	needsReopen bool   // the backend session must be opened again
+	mu       sync.Mutex
+	log      *eventLog
+	devices  map[string]*Device
+	dedupe   map[string]string        // client message id → conversation id
+	dedupeQ  []string                 // ids in dedupe, oldest first
+	inflight map[string]chan struct{} // ids being sent right now
+	ended    bool
+	restored bool // loaded from the store after a restart
+	// restoredStale: loaded from a record written while the gateway ran
+	// (it crashed), so a device's token may have rotated after the save.
+	restoredStale bool
+	lastUsed      time.Time
+	sealed        []byte // the IM password sealed by the manager's Sealer, if caching
+	needsReopen   bool   // the backend session must be opened again
 }
 
 // Device is one device attached to (or detached from) a session.
@@ -104,11 +111,11 @@ func (d *Device) Next(max int) (events []*devicev1.Event, gap *devicev1.Gap) {
 func (d *Device) Ack(seq uint64) {
 	s := d.sess
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if seq > s.log.lastSeq {
 		seq = s.log.lastSeq
 	}
 	if seq <= d.acked {
+		s.mu.Unlock()
 		return
 	}
 	d.acked = seq
@@ -117,6 +124,8 @@ func (d *Device) Ack(seq uint64) {
 		low = min(low, other.acked)
 	}
 	s.log.trim(low)
+	s.mu.Unlock()
+	s.mgr.ackMoved(s)
 }
 
 // Pending is how many events the session log holds for its devices.

@@ -1,0 +1,47 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// The first login is answered before its verifier is derived; a second
+// device's join that arrives in between must wait for it and be checked
+// against it, never let through unchecked.
+func TestJoinWaitsForTheVerifier(t *testing.T) {
+	m, _, _ := newTestManager(Config{})
+	s := m.newSession(newID(), "alice", "memory", "alice")
+	close(s.ready) // the backend session is open; the verifier is not derived yet
+	m.mu.Lock()
+	m.byID[s.ID], m.byUser[s.User] = s, s
+	m.mu.Unlock()
+
+	gaveUp, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, _, err := m.Login(gaveUp, "alice", "memory", "alice", "secret", "tablet", openOK); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a join before the verifier is ready: %v, want it to wait until its context ends", err)
+	}
+
+	results := map[string]chan error{"secret": make(chan error, 1), "wrong": make(chan error, 1)}
+	for password, result := range results {
+		go func() {
+			_, _, _, err := m.Login(context.Background(), "alice", "memory", "alice", password, "device-"+password, openOK)
+			result <- err
+		}()
+	}
+	s.verifier = newVerifier("secret")
+	close(s.verifierReady)
+	if err := <-results["secret"]; err != nil {
+		t.Fatalf("join with the right password: %v", err)
+	}
+	if err := <-results["wrong"]; !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("join with a wrong password: %v, want ErrUnauthenticated", err)
+	}
+}
+
+func BenchmarkVerifier(b *testing.B) {
+	for b.Loop() {
+		newVerifier("secret")
+	}
+}
