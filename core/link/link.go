@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,6 +29,7 @@ type Config struct {
 	IdleTimeout      time.Duration // a silent link is closed after this (default 2.5 heartbeats)
 	HandshakeTimeout time.Duration // Hello and Login must arrive within it
 	MaxBatch         int           // messages per outgoing frame
+	MaxInFlight      int           // requests started and answers not yet written, per link
 	MaxLoginAttempts int
 	ServerVersion    string
 	Backends         []string
@@ -46,6 +49,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 64
 	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 32
+	}
 	if c.MaxLoginAttempts <= 0 {
 		c.MaxLoginAttempts = 3
 	}
@@ -56,6 +62,7 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	cfg      Config
 	router   *router.Router
+	handler  requestHandler
 	sessions *session.Manager
 	logger   hclog.Logger
 	metrics  *metrics
@@ -63,7 +70,7 @@ type Server struct {
 
 // NewServer returns a Server. reg may be nil.
 func NewServer(cfg Config, r *router.Router, sessions *session.Manager, logger hclog.Logger, reg prometheus.Registerer) *Server {
-	return &Server{cfg: cfg.withDefaults(), router: r, sessions: sessions, logger: logger, metrics: newMetrics(reg)}
+	return &Server{cfg: cfg.withDefaults(), router: r, handler: r, sessions: sessions, logger: logger, metrics: newMetrics(reg)}
 }
 
 // Serve runs one link until it ends. It closes conn.
@@ -85,6 +92,13 @@ func (s *Server) Serve(ctx context.Context, conn net.Conn) {
 
 var errBadMessage = errors.New("link: malformed message")
 
+// requestHandler runs device requests; the router is the gateway's. See
+// router.HandleAsync for the contract: done is called exactly once, maybe
+// before HandleAsync returns, maybe later on another goroutine.
+type requestHandler interface {
+	HandleAsync(ctx context.Context, d *session.Device, m *devicev1.Message, done func(*devicev1.Message))
+}
+
 type link struct {
 	srv    *Server
 	conn   net.Conn
@@ -95,6 +109,17 @@ type link struct {
 	device *session.Device
 	gen    uint64          // the device's attachment this link holds
 	stale  <-chan struct{} // closed when the device attached on another link
+
+	// Requests are pipelined: the reader starts them in order without
+	// waiting for their answers, which the writer sends as they come.
+	// slots holds one token per request started (or answer queued by the
+	// reader) whose answer the writer has not taken yet, so a device
+	// cannot queue more than MaxInFlight of them.
+	slots    chan struct{}
+	answered sync.WaitGroup // requests started and not yet answered
+	mu       sync.Mutex
+	replies  []*devicev1.Message // answers waiting for the writer
+	kick     chan struct{}       // signalled when replies were queued
 }
 
 // read returns the messages of the next frame. A frame error or an
@@ -235,27 +260,35 @@ func (l *link) authenticate(ctx context.Context) ([]*devicev1.Message, error) {
 // serveSession runs the reader here and the writer in a goroutine until
 // either ends.
 func (l *link) serveSession(ctx context.Context, pending []*devicev1.Message) error {
-	replies := make(chan *devicev1.Message, 64)
+	l.slots = make(chan struct{}, l.srv.cfg.MaxInFlight)
+	l.kick = make(chan struct{}, 1)
 	writerDone := make(chan error, 1)
+	writerExited := make(chan struct{})
 	stop := make(chan struct{})
-	go func() { writerDone <- l.writeLoop(replies, stop) }()
+	go func() {
+		writerDone <- l.writeLoop(stop)
+		close(writerExited)
+	}()
 
-	err := l.readLoop(ctx, pending, replies)
+	err := l.readLoop(ctx, pending, writerExited)
 	close(stop)
 	werr := <-writerDone
 	if errors.Is(err, errLoggedOut) {
 		return nil
 	}
 	l.srv.sessions.Detach(l.device, l.gen)
-	if err == nil {
+	if err == nil || errors.Is(err, errWriterEnded) {
 		err = werr
 	}
 	return err
 }
 
-var errLoggedOut = errors.New("link: logged out")
+var (
+	errLoggedOut   = errors.New("link: logged out")
+	errWriterEnded = errors.New("link: writer ended")
+)
 
-func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, replies chan<- *devicev1.Message) error {
+func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, writerExited <-chan struct{}) error {
 	idle := l.srv.cfg.IdleTimeout
 	for ; ; msgs = nil {
 		if msgs == nil {
@@ -265,10 +298,7 @@ func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, replies c
 			}
 		}
 		for _, m := range msgs {
-			var resp *devicev1.Message
 			switch b := m.Body.(type) {
-			case *devicev1.Message_Ping:
-				resp = &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: b.Ping.Nonce}}}
 			case *devicev1.Message_Pong:
 				continue
 			case *devicev1.Message_Ack:
@@ -277,70 +307,164 @@ func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, replies c
 			case *devicev1.Message_FileChunk, *devicev1.Message_FileChunkAck:
 				l.fromDevice(m)
 				continue
+			}
+			// Everything else is answered: take a slot first, so that a
+			// device that does not read its answers stops being read.
+			select {
+			case l.slots <- struct{}{}:
+			default:
+				l.srv.metrics.throttled.Inc()
+				select {
+				case l.slots <- struct{}{}:
+				case <-writerExited:
+					return errWriterEnded
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			switch b := m.Body.(type) {
+			case *devicev1.Message_Ping:
+				l.queueReply(&devicev1.Message{Id: m.Id, Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: b.Ping.Nonce}}})
 			case *devicev1.Message_Logout:
-				// Queue the answer first: ending the session wakes the
+				// Answer the requests started before it first, then queue
+				// the Ok before ending the session: ending it wakes the
 				// writer, which closes the link once it has sent what is
 				// queued.
-				replies <- &devicev1.Message{Id: m.Id, Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}}
+				l.answered.Wait()
+				l.queueReply(&devicev1.Message{Id: m.Id, Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}})
 				l.srv.router.Logout(l.device)
 				return errLoggedOut
 			case *devicev1.Message_Hello, *devicev1.Message_Login, *devicev1.Message_Resume:
-				resp = errorReply(m.Id, &devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: "already logged in"})
+				l.queueReply(errorReply(m.Id, &devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: "already logged in"}))
+			case *devicev1.Message_OfferFile, *devicev1.Message_AcceptFile, *devicev1.Message_DeclineFile, *devicev1.Message_CancelFile:
+				// A file request is answered before the next message is
+				// read, as FileChunks that follow it may need the transfer
+				// it sets up.
+				done := make(chan struct{})
+				l.start(ctx, m, func() { close(done) })
+				<-done
 			default:
-				resp = l.srv.router.Handle(ctx, l.device, m)
-			}
-			select {
-			case replies <- resp:
-			case <-ctx.Done():
-				return ctx.Err()
+				l.start(ctx, m, nil)
 			}
 		}
 	}
 }
 
+// start runs a request without waiting for its answer; then, if not nil,
+// runs after the answer is queued.
+func (l *link) start(ctx context.Context, m *devicev1.Message, then func()) {
+	l.answered.Add(1)
+	l.srv.handler.HandleAsync(ctx, l.device, m, func(resp *devicev1.Message) {
+		l.queueReply(resp)
+		l.answered.Done()
+		if then != nil {
+			then()
+		}
+	})
+}
+
+// queueReply hands an answer to the writer. It never blocks: it may run on
+// the goroutine that receives the plugin's results.
+func (l *link) queueReply(m *devicev1.Message) {
+	l.mu.Lock()
+	l.replies = append(l.replies, m)
+	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// takeReplies moves up to max queued answers into batch and frees their
+// slots.
+func (l *link) takeReplies(batch []*devicev1.Message, max int) []*devicev1.Message {
+	l.mu.Lock()
+	n := min(max, len(l.replies))
+	batch = append(batch, l.replies[:n]...)
+	rest := copy(l.replies, l.replies[n:])
+	clear(l.replies[rest:])
+	l.replies = l.replies[:rest]
+	if rest == 0 && cap(l.replies) > l.srv.cfg.MaxInFlight {
+		l.replies = nil // after a burst, an idle link keeps no large queue
+	}
+	l.mu.Unlock()
+	for range n {
+		<-l.slots
+	}
+	return batch
+}
+
+// coalesceWindow is how recently the link must have flushed for the writer
+// to count it as busy: a busy writer yields once before flushing, so that
+// replies and events that become ready meanwhile share its TLS record and
+// write syscall. A link that was quiet flushes at once and adds no latency.
+const coalesceWindow = time.Millisecond
+
 // writeLoop sends replies and session events, batching whatever is ready
 // into one frame, and pings when the link has been quiet.
-func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{}) error {
+func (l *link) writeLoop(stop <-chan struct{}) error {
 	heartbeat := time.NewTicker(l.srv.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	max := l.srv.cfg.MaxBatch
 	filesWake := l.filesWake()
 	var batch []*devicev1.Message
+	var lastFlush time.Time
+	// gather moves the waiting replies and events into batch, up to max.
+	gather := func() {
+		batch = l.takeReplies(batch, max-len(batch))
+		if len(batch) >= max {
+			return
+		}
+		events, gap := l.device.Next(max - len(batch))
+		if gap != nil {
+			// Events were lost to overflow: say so, then resynchronise
+			// the device with a fresh snapshot before what follows.
+			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: &devicev1.Event{
+				TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Gap{Gap: gap}}}})
+			if snap := l.srv.router.SnapshotEvent(context.Background(), l.device.Session()); snap != nil {
+				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: snap}})
+			}
+		}
+		for _, e := range events {
+			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: e}})
+		}
+	}
+	writeBatch := func() error {
+		err := l.write(false, batch...)
+		clear(batch)
+		batch = batch[:0]
+		return err
+	}
 	flush := func() error {
+		yielded := false
 		for {
-			for len(batch) < max {
-				select {
-				case r := <-replies:
-					batch = append(batch, r)
-					continue
-				default:
-				}
-				break
-			}
-			events, gap := l.device.Next(max - len(batch))
-			if gap != nil {
-				// Events were lost to overflow: say so, then resynchronise
-				// the device with a fresh snapshot before what follows.
-				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: &devicev1.Event{
-					TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Gap{Gap: gap}}}})
-				if snap := l.srv.router.SnapshotEvent(context.Background(), l.device.Session()); snap != nil {
-					batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: snap}})
-				}
-			}
-			for _, e := range events {
-				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: e}})
-			}
-			if len(batch) == 0 {
-				if err := l.sendFiles(); err != nil {
+			gather()
+			if len(batch) >= max {
+				if err := writeBatch(); err != nil {
 					return err
 				}
-				return l.out.Flush()
+				continue
 			}
-			if err := l.write(false, batch...); err != nil {
+			if len(batch) > 0 && !yielded && time.Since(lastFlush) < coalesceWindow {
+				// Busy: let the reader and the plugin stream run once,
+				// then take what they made ready along.
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
+			if len(batch) > 0 {
+				if err := writeBatch(); err != nil {
+					return err
+				}
+			}
+			if err := l.sendFiles(); err != nil {
 				return err
 			}
-			clear(batch)
-			batch = batch[:0]
+			if l.out.Buffered() == 0 {
+				return nil
+			}
+			lastFlush = time.Now()
+			return l.out.Flush()
 		}
 	}
 	// Replay what the device missed at once, before anything else happens.
@@ -350,8 +474,7 @@ func (l *link) writeLoop(replies <-chan *devicev1.Message, stop <-chan struct{})
 	}
 	for {
 		select {
-		case r := <-replies:
-			batch = append(batch, r)
+		case <-l.kick:
 		case <-l.stale:
 			// The device is back on a newer link; this one must not take
 			// its events.

@@ -56,6 +56,8 @@ type gateway struct {
 	caPEM    []byte
 	backends *backends
 	sessions *session.Manager
+	router   *router.Router
+	links    *link.Server
 }
 
 func startGateway(t *testing.T, users ...string) *gateway {
@@ -64,6 +66,13 @@ func startGateway(t *testing.T, users ...string) *gateway {
 }
 
 func startGatewayWith(t *testing.T, scfg session.Config, users ...string) *gateway {
+	t.Helper()
+	return startGatewayConfig(t, scfg, link.Config{}, users...)
+}
+
+// startGatewayConfig starts a gateway with the given session and link
+// configuration (a zero Heartbeat means 5 s).
+func startGatewayConfig(t *testing.T, scfg session.Config, lcfg link.Config, users ...string) *gateway {
 	t.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: io.Discard})
 	// Closing the client shuts the in-memory server down (go-plugin's
@@ -113,7 +122,11 @@ func startGatewayWith(t *testing.T, scfg session.Config, users ...string) *gatew
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	srv := link.NewServer(link.Config{ServerVersion: "test", Heartbeat: 5 * time.Second}, r, sessions, logger, nil)
+	lcfg.ServerVersion = "test"
+	if lcfg.Heartbeat == 0 {
+		lcfg.Heartbeat = 5 * time.Second
+	}
+	srv := link.NewServer(lcfg, r, sessions, logger, nil)
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -123,7 +136,7 @@ func startGatewayWith(t *testing.T, scfg session.Config, users ...string) *gatew
 			go srv.Serve(ctx, conn)
 		}
 	}()
-	return &gateway{addr: ln.Addr().String(), caPEM: term.CertificatePEM(), backends: be, sessions: sessions}
+	return &gateway{addr: ln.Addr().String(), caPEM: term.CertificatePEM(), backends: be, sessions: sessions, router: r, links: srv}
 }
 
 func (g *gateway) dial(t *testing.T, device string) *client.Conn {

@@ -8,6 +8,7 @@ type metrics struct {
 	framesOut      prometheus.Counter
 	protocolErrors *prometheus.CounterVec
 	loginFailures  *prometheus.CounterVec
+	throttled      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -19,9 +20,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Links closed for breaking the device protocol, by reason."}, []string{"reason"}),
 		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_login_failures_total",
 			Help: "Refused logins and resumes, by error code."}, []string{"code"}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_device_requests_throttled_total",
+			Help: "Times a link stopped reading because it had the most requests in flight it may have."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.links, m.framesIn, m.framesOut, m.protocolErrors, m.loginFailures)
+		reg.MustRegister(m.links, m.framesIn, m.framesOut, m.protocolErrors, m.loginFailures, m.throttled)
 	}
 	return m
 }
