@@ -33,7 +33,7 @@ func splitServerStream(stream []byte) (responses, events [][]byte) {
 		if err != nil {
 			return
 		}
-		end := len(stream) - br.Len() - r.br.Buffered()
+		end := len(stream) - br.Len() - len(r.buffered())
 		if m.Response != nil {
 			responses = append(responses, stream[start:end])
 		} else {

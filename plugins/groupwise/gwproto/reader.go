@@ -1,12 +1,12 @@
 package gwproto
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Message is one server→client message: exactly one of Response and Event
@@ -18,18 +18,182 @@ type Message struct {
 
 // Reader reads server→client messages (responses and events, in any
 // interleaving) from a byte stream, across arbitrary read boundaries.
+//
+// It borrows its read buffer from a pool only while buffered bytes wait:
+// between messages, a Reader blocked on an idle stream holds no buffer.
 type Reader struct {
-	br     *bufio.Reader
+	src    io.Reader
+	buf    *[]byte // borrowed from readBuffers; nil while nothing is buffered
+	r, w   int     // unread bytes are (*buf)[r:w]
+	srcErr error   // the source's error, returned once the buffer is drained
 	lim    Limits
 	read   int
 	fields int
-	buf    [4]byte
+	small  [16]byte
 }
+
+// readBufferSize is the size of the buffers Readers borrow.
+const readBufferSize = 4096
+
+var readBuffers = sync.Pool{New: func() any {
+	b := make([]byte, readBufferSize)
+	return &b
+}}
 
 // NewReader returns a reader of server messages from r, bounded by lim (zero
 // members take DefaultLimits).
 func NewReader(r io.Reader, lim Limits) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 4096), lim: lim.withDefaults()}
+	return &Reader{src: r, lim: lim.withDefaults()}
+}
+
+// releaseBuffer gives the read buffer back to the pool once it holds no
+// unread bytes.
+func (r *Reader) releaseBuffer() {
+	if r.buf != nil && r.r == r.w {
+		readBuffers.Put(r.buf)
+		r.buf, r.r, r.w = nil, 0, 0
+	}
+}
+
+// waitMessage blocks until the stream has at least one more byte or ends.
+// With nothing buffered it reads into the Reader's own small array, so
+// that waiting holds no pooled buffer.
+func (r *Reader) waitMessage() error {
+	if r.buf != nil && r.r < r.w {
+		return nil
+	}
+	r.releaseBuffer()
+	if r.srcErr != nil {
+		return r.srcErr
+	}
+	for range maxEmptyReads {
+		n, err := r.src.Read(r.small[:])
+		if n > 0 {
+			r.buf = readBuffers.Get().(*[]byte)
+			r.r, r.w = 0, copy(*r.buf, r.small[:n])
+			r.srcErr = err
+			return nil
+		}
+		if err != nil {
+			r.srcErr = err
+			return err
+		}
+	}
+	r.srcErr = io.ErrNoProgress
+	return r.srcErr
+}
+
+// maxEmptyReads bounds the reads in a row that return nothing and no error.
+const maxEmptyReads = 100
+
+// fill reads more bytes into the buffer, which has free space or unread
+// bytes to move to its start. It returns the source's error once nothing
+// is left to read.
+func (r *Reader) fill() error {
+	if r.buf == nil {
+		r.buf = readBuffers.Get().(*[]byte)
+		r.r, r.w = 0, 0
+	}
+	if r.r > 0 {
+		r.w = copy(*r.buf, (*r.buf)[r.r:r.w])
+		r.r = 0
+	}
+	if r.srcErr != nil {
+		return r.srcErr
+	}
+	for range maxEmptyReads {
+		n, err := r.src.Read((*r.buf)[r.w:])
+		r.w += n
+		if err != nil {
+			r.srcErr = err
+		}
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.srcErr = io.ErrNoProgress
+	return r.srcErr
+}
+
+// buffered returns the unread bytes.
+func (r *Reader) buffered() []byte {
+	if r.buf == nil {
+		return nil
+	}
+	return (*r.buf)[r.r:r.w]
+}
+
+// nextByte returns the next byte of the stream.
+func (r *Reader) nextByte() (byte, error) {
+	for r.buf == nil || r.r == r.w {
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := (*r.buf)[r.r]
+	r.r++
+	return c, nil
+}
+
+// readFull fills p from the stream.
+func (r *Reader) readFull(p []byte) error {
+	for len(p) > 0 {
+		if r.buf == nil || r.r == r.w {
+			if len(p) >= readBufferSize {
+				// large: straight from the source
+				r.releaseBuffer()
+				if r.srcErr != nil {
+					return r.srcErr
+				}
+				if _, err := io.ReadFull(r.src, p); err != nil {
+					r.srcErr = err
+					return err
+				}
+				return nil
+			}
+			if err := r.fill(); err != nil {
+				return err
+			}
+		}
+		n := copy(p, (*r.buf)[r.r:r.w])
+		r.r += n
+		p = p[n:]
+	}
+	return nil
+}
+
+// readString reads n bytes as a string, without one trailing NUL.
+func (r *Reader) readString(n int) (string, error) {
+	if b := r.buffered(); len(b) >= n {
+		r.r += n
+		return string(trimNUL(b[:n])), nil
+	}
+	if n <= readBufferSize {
+		// fill until the whole string is buffered
+		for len(r.buffered()) < n {
+			if err := r.fill(); err != nil {
+				return "", err
+			}
+		}
+		b := r.buffered()
+		r.r += n
+		return string(trimNUL(b[:n])), nil
+	}
+	b := make([]byte, n)
+	if err := r.readFull(b); err != nil {
+		return "", err
+	}
+	return string(trimNUL(b)), nil
+}
+
+func trimNUL(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == 0 {
+		return b[:len(b)-1]
+	}
+	return b
 }
 
 // ErrUnexpectedMessage is returned by ParseResponse for an event and by
@@ -70,17 +234,18 @@ func ParseEvent(b []byte) (*Event, error) {
 // returned with Status 301 and no fields.
 func (r *Reader) ReadMessage() (Message, error) {
 	r.read, r.fields = 0, 0
-	if _, err := r.br.Peek(1); err != nil {
+	if err := r.waitMessage(); err != nil {
 		return Message{}, err
 	}
 	var m Message
-	var err error
-	if _, err = io.ReadFull(r.br, r.buf[:4]); err == nil {
+	var head [4]byte
+	err := r.readFull(head[:])
+	if err == nil {
 		r.read = 4
-		if string(r.buf[:4]) == "HTTP" {
+		if string(head[:]) == "HTTP" {
 			m.Response, err = r.readResponse()
 		} else {
-			m.Event, err = r.readEvent(EventType(binary.LittleEndian.Uint32(r.buf[:4])))
+			m.Event, err = r.readEvent(EventType(binary.LittleEndian.Uint32(head[:])))
 		}
 	}
 	if errors.Is(err, io.EOF) {
@@ -89,6 +254,7 @@ func (r *Reader) ReadMessage() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	r.releaseBuffer()
 	return m, nil
 }
 
@@ -132,22 +298,32 @@ func (r *Reader) readResponse() (*Response, error) {
 }
 
 // readLine returns the bytes up to LF (exclusive); the status line and the
-// header block share MaxHeaderBytes.
+// header block share MaxHeaderBytes. The line is valid until the next read.
 func (r *Reader) readLine() ([]byte, error) {
-	var line []byte
+	var long []byte // a line longer than the buffer
 	for {
-		c, err := r.br.ReadByte()
-		if err != nil {
-			return nil, err
+		b := r.buffered()
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			if r.read += i + 1; r.read > r.lim.MaxHeaderBytes {
+				return nil, ErrHeaderTooLong
+			}
+			r.r += i + 1
+			if long != nil {
+				return append(long, b[:i]...), nil
+			}
+			return b[:i], nil
 		}
-		r.read++
-		if r.read > r.lim.MaxHeaderBytes {
+		if r.read+len(b) > r.lim.MaxHeaderBytes {
 			return nil, ErrHeaderTooLong
 		}
-		if c == '\n' {
-			return line, nil
+		if len(b) == readBufferSize {
+			long = append(long, b...)
+			r.read += len(b)
+			r.r = r.w
 		}
-		line = append(line, c)
+		if err := r.fill(); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -164,33 +340,33 @@ func (r *Reader) readByte() (byte, error) {
 	if err := r.consume(1); err != nil {
 		return 0, err
 	}
-	return r.br.ReadByte()
+	return r.nextByte()
 }
 
 func (r *Reader) readUint32() (uint32, error) {
 	if err := r.consume(4); err != nil {
 		return 0, err
 	}
-	if _, err := io.ReadFull(r.br, r.buf[:4]); err != nil {
+	if b := r.buffered(); len(b) >= 4 {
+		r.r += 4
+		return binary.LittleEndian.Uint32(b), nil
+	}
+	if err := r.readFull(r.small[:4]); err != nil {
 		return 0, err
 	}
-	return binary.LittleEndian.Uint32(r.buf[:4]), nil
+	return binary.LittleEndian.Uint32(r.small[:4]), nil
 }
 
-// readBytes reads an n-byte string after checking n against max; tooLong is
-// the error for n > max.
-func (r *Reader) readBytes(n uint32, max int, tooLong error) ([]byte, error) {
+// readText reads an n-byte string after checking n against max; tooLong is
+// the error for n > max. One trailing NUL is dropped.
+func (r *Reader) readText(n uint32, max int, tooLong error) (string, error) {
 	if uint64(n) > uint64(max) {
-		return nil, tooLong
+		return "", tooLong
 	}
 	if err := r.consume(int(n)); err != nil {
-		return nil, err
+		return "", err
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r.br, b); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return r.readString(int(n))
 }
 
 // readFields reads a binary field list. count < 0 means the top level, which
@@ -228,11 +404,9 @@ func (r *Reader) readFields(depth int, count int64) (Fields, error) {
 		if taglen == 0 {
 			return nil, fmt.Errorf("empty tag: %w", ErrBadTag)
 		}
-		tag, err := r.readBytes(taglen, r.lim.MaxTagLen, ErrTagTooLong)
-		if err != nil {
+		if f.Tag, err = r.readText(taglen, r.lim.MaxTagLen, ErrTagTooLong); err != nil {
 			return nil, err
 		}
-		f.Tag = string(bytes.TrimSuffix(tag, []byte{0}))
 		switch {
 		case f.Type.IsList():
 			n, err := r.readUint32()
@@ -250,7 +424,7 @@ func (r *Reader) readFields(depth int, count int64) (Fields, error) {
 			if err != nil {
 				return nil, err
 			}
-			v, err := r.readBytes(n, r.lim.MaxValueLen, ErrValueTooLong)
+			v, err := r.readText(n, r.lim.MaxValueLen, ErrValueTooLong)
 			if err != nil {
 				return nil, fmt.Errorf("field %q: %d bytes: %w", f.Tag, n, err)
 			}
@@ -259,7 +433,7 @@ func (r *Reader) readFields(depth int, count int64) (Fields, error) {
 				r.fields--
 				continue
 			}
-			f.Value = string(bytes.TrimSuffix(v, []byte{0}))
+			f.Value = v
 		default:
 			if f.Number, err = r.readUint32(); err != nil {
 				return nil, err
@@ -290,10 +464,10 @@ func (r *Reader) readEvent(t EventType) (*Event, error) {
 		if err := r.consume(2); err != nil {
 			return nil, err
 		}
-		if _, err := io.ReadFull(r.br, r.buf[:2]); err != nil {
+		if err := r.readFull(r.small[:2]); err != nil {
 			return nil, err
 		}
-		e.Status = Status(binary.LittleEndian.Uint16(r.buf[:2]))
+		e.Status = Status(binary.LittleEndian.Uint16(r.small[:2]))
 		if e.Text, err = r.readLPSTR("status text", r.lim.MaxEventString); err != nil {
 			return nil, err
 		}
@@ -321,9 +495,9 @@ func (r *Reader) readLPSTR(what string, max int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, err := r.readBytes(n, max, ErrValueTooLong)
+	v, err := r.readText(n, max, ErrValueTooLong)
 	if err != nil {
 		return "", fmt.Errorf("gwproto: event %s: %d bytes: %w", what, n, err)
 	}
-	return string(bytes.TrimSuffix(b, []byte{0})), nil
+	return v, nil
 }
