@@ -391,8 +391,9 @@ func (t *transfer) nextChunks(gen uint64, budget int) (msgs []*devicev1.Message,
 	limit := min(ready, t.acked+Window)
 	for t.cursor < limit && used < budget {
 		n := min(uint64(t.m.o.ChunkSize), limit-t.cursor, uint64(budget-used))
-		data := make([]byte, n)
+		data := t.m.bufs.get(int(n))
 		if err := src.readAt(data, t.cursor); err != nil {
+			t.m.bufs.put(data)
 			t.m.log.Warn("reading a spool file", "transfer", t.id, "error", err)
 			return msgs, used, false
 		}

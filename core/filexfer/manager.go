@@ -102,6 +102,7 @@ type Manager struct {
 	stop     context.CancelFunc
 	janitor  chan struct{} // closed when the janitor has stopped
 	optimize chan struct{} // one image optimisation at a time
+	bufs     chunkBuffers
 
 	mu        sync.Mutex
 	transfers map[transferKey]*transfer // active uploads and downloads
@@ -330,7 +331,8 @@ func (m *Manager) Wake(d *session.Device) <-chan struct{} {
 // of uploads) the device's link with attachment generation gen should
 // send now: at most about nextBudget bytes, and never more than a
 // transfer's window. If more is ready, Wake is signalled again. Next never
-// blocks on the network.
+// blocks on the network. The chunks' data is lent: give it back with
+// Release once the chunks are framed.
 func (m *Manager) Next(d *session.Device, gen uint64) []*devicev1.Message {
 	m.mu.Lock()
 	df := m.devices[d]

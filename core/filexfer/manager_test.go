@@ -376,3 +376,51 @@ func TestPluginProgressOfGatewayTransfersIsNotPassedOn(t *testing.T) {
 		t.Error("the progress of a transfer the gateway does not run was swallowed")
 	}
 }
+
+func TestChunksLendBuffersUntilReleased(t *testing.T) {
+	u := newUnit(t, filexfer.Options{})
+	data := randomBytes(t, 2*filexfer.Window+777)
+	b := &fakeBackend{download: data}
+	ctx := context.Background()
+	u.m.Offered(ctx, b, u.dev.Session(), sdk.FileOfferEvent{TransferID: "in-1", From: "bob", Name: "x.bin", Size: uint64(len(data))})
+	if err := u.m.Accept(ctx, b, u.dev, &devicev1.AcceptFile{TransferId: "in-1"}); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	wake := u.m.Wake(u.dev)
+	timeout := time.After(10 * time.Second)
+	for last := false; !last; {
+		msgs := u.m.Next(u.dev, u.gen)
+		chunks := 0
+		for _, m := range msgs {
+			c := m.GetFileChunk()
+			got.Write(c.Data)
+			last = c.Last
+			if len(c.Data) > 0 {
+				chunks++
+			}
+		}
+		if lent, _ := u.m.ChunkBuffers(); lent != int64(chunks)*filexfer.MaxChunk {
+			t.Fatalf("%d bytes of buffers lent for %d chunks", lent, chunks)
+		}
+		u.m.Release(msgs)
+		u.m.Release(msgs) // a second release gives nothing back twice
+		if lent, _ := u.m.ChunkBuffers(); lent != 0 {
+			t.Fatalf("%d bytes of buffers still lent after Release", lent)
+		}
+		if len(msgs) > 0 {
+			u.m.FromDevice(u.dev, &devicev1.Message{Body: &devicev1.Message_FileChunkAck{FileChunkAck: &devicev1.FileChunkAck{
+				TransferId: "in-1", Offset: uint64(got.Len())}}})
+			continue
+		}
+		select {
+		case <-wake:
+		case <-timeout:
+			t.Fatalf("stuck after %d bytes", got.Len())
+		}
+	}
+	mustEqual(t, got.Bytes(), data)
+	if _, peak := u.m.ChunkBuffers(); peak > filexfer.NextBudget {
+		t.Errorf("at most %d bytes of buffers lent at once, want at most %d", peak, filexfer.NextBudget)
+	}
+}

@@ -30,7 +30,10 @@ func newMetrics(reg prometheus.Registerer, m *Manager) *metrics {
 			defer m.mu.Unlock()
 			return float64(m.spoolUsed)
 		})
-	reg.MustRegister(mt.endedVec, mt.optimized, active(sending), active(receiving), spool)
+	lent := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_file_chunk_buffer_bytes",
+		Help: "Memory holding file chunks read from spool files and not yet framed for their device."},
+		func() float64 { return float64(m.bufs.lent.Load()) })
+	reg.MustRegister(mt.endedVec, mt.optimized, active(sending), active(receiving), spool, lent)
 	return mt
 }
 

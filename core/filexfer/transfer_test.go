@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/parleygw/parley/client"
 	"github.com/parleygw/parley/core/configdb"
+	"github.com/parleygw/parley/core/filexfer"
 	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
 )
 
@@ -367,5 +369,45 @@ wait:
 	}
 	if r := result(t, sent); code(r.err) != devicev1.ErrorCode_DECLINED {
 		t.Fatalf("send: %v, want DECLINED", r.err)
+	}
+}
+
+// TestGatewayHoldsAtMostOneBudgetOfChunks pins the memory the gateway's
+// transfer code holds for what it sends devices: chunks read from the
+// spool wait only until the link has framed them, so two downloads at
+// once hold at most one Next budget per receiving link, and nothing once
+// they are done.
+func TestGatewayHoldsAtMostOneBudgetOfChunks(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	alice := g.login(t, "alice")
+	data := randomBytes(t, 4<<20+5)
+	var wg sync.WaitGroup
+	for _, name := range []string{"bob", "carol"} {
+		recipient := g.login(t, name)
+		sent := sendAsync(alice, name, "data.bin", bytes.NewReader(data), int64(len(data)))
+		inv := recipient.invitation(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var got bytes.Buffer
+			if _, err := recipient.Accept(context.Background(), inv.TransferId, false, &got, 0); err != nil {
+				t.Errorf("%s accept: %v", name, err)
+				return
+			}
+			if !bytes.Equal(got.Bytes(), data) {
+				t.Errorf("%s got %d bytes that differ from the %d sent", name, got.Len(), len(data))
+			}
+			if r := <-sent; r.err != nil {
+				t.Errorf("send to %s: %v", name, r.err)
+			}
+		}()
+	}
+	wg.Wait()
+	lent, peak := g.files.ChunkBuffers()
+	if lent != 0 {
+		t.Errorf("%d bytes of chunk buffers held after the transfers ended", lent)
+	}
+	if peak > 2*filexfer.NextBudget {
+		t.Errorf("%d bytes of chunk buffers held at once for two receiving links, want at most %d", peak, 2*filexfer.NextBudget)
 	}
 }

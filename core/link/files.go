@@ -1,6 +1,14 @@
 package link
 
-import devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/parleygw/parley/core/filexfer"
+	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+	"google.golang.org/protobuf/proto"
+)
 
 // File transfer data does not go through the request path: FileChunk and
 // FileChunkAck are one-way messages that the reader hands to the file
@@ -34,13 +42,19 @@ func (l *link) sendFiles() error {
 	if files == nil {
 		return nil
 	}
+	msgs := files.Next(l.device, l.gen)
 	var acks []*devicev1.Message
-	for _, m := range files.Next(l.device, l.gen) {
+	for i, m := range msgs {
 		if m.GetFileChunk() == nil {
 			acks = append(acks, m)
 			continue
 		}
-		if err := l.write(false, m); err != nil {
+		// The chunk's buffer goes back as soon as its frame holds a copy,
+		// so none is held while the frame is on its way.
+		err := l.writeChunk(m)
+		files.Release(msgs[i : i+1])
+		if err != nil {
+			files.Release(msgs[i+1:])
 			return err
 		}
 	}
@@ -48,4 +62,25 @@ func (l *link) sendFiles() error {
 		return nil
 	}
 	return l.write(false, acks...)
+}
+
+// chunkBodies holds the buffers chunk frames are marshalled into: a chunk's
+// frame body is a little more than its data.
+var chunkBodies = sync.Pool{New: func() any {
+	b := make([]byte, 0, filexfer.MaxChunk+1<<10)
+	return &b
+}}
+
+// writeChunk frames one FileChunk message (unflushed), marshalled into a
+// pooled buffer rather than a new one per chunk.
+func (l *link) writeChunk(m *devicev1.Message) error {
+	buf := chunkBodies.Get().(*[]byte)
+	defer chunkBodies.Put(buf)
+	body, err := proto.MarshalOptions{}.MarshalAppend((*buf)[:0], &devicev1.Frame{Messages: []*devicev1.Message{m}})
+	if err != nil {
+		return fmt.Errorf("link: marshal: %w", err)
+	}
+	l.conn.SetWriteDeadline(time.Now().Add(l.srv.cfg.Heartbeat))
+	l.srv.metrics.framesOut.Inc()
+	return l.out.WriteFrame(body, false)
 }

@@ -1,0 +1,59 @@
+package filexfer
+
+import (
+	"sync"
+	"sync/atomic"
+
+	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+)
+
+// chunkBuffers lends the buffers that outgoing chunks are read into from a
+// spool file, and counts what is out on loan: the file data the gateway
+// holds in memory for its links. A buffer comes back once the link has
+// framed its chunk (Manager.Release); one that never does is left to the
+// garbage collector and stays counted.
+type chunkBuffers struct {
+	pool sync.Pool // of *[]byte with capacity MaxChunk
+	lent atomic.Int64
+	peak atomic.Int64 // the most lent at once
+}
+
+// get returns a buffer of n bytes, at most MaxChunk.
+func (b *chunkBuffers) get(n int) []byte {
+	var buf []byte
+	if p, ok := b.pool.Get().(*[]byte); ok {
+		buf = *p
+	} else {
+		buf = make([]byte, MaxChunk)
+	}
+	lent := b.lent.Add(MaxChunk)
+	for {
+		peak := b.peak.Load()
+		if lent <= peak || b.peak.CompareAndSwap(peak, lent) {
+			return buf[:n]
+		}
+	}
+}
+
+// put takes back a buffer from get.
+func (b *chunkBuffers) put(buf []byte) {
+	if cap(buf) != MaxChunk {
+		return
+	}
+	b.lent.Add(-MaxChunk)
+	buf = buf[:0]
+	b.pool.Put(&buf)
+}
+
+// Release gives back the buffers of the chunks in msgs, which Next
+// returned, once the link has framed them; their data must not be used
+// afterwards. Releasing is optional (a chunk not released is left to the
+// garbage collector) and a message is released at most once.
+func (m *Manager) Release(msgs []*devicev1.Message) {
+	for _, msg := range msgs {
+		if c := msg.GetFileChunk(); c != nil && c.Data != nil {
+			m.bufs.put(c.Data)
+			c.Data = nil
+		}
+	}
+}
