@@ -185,14 +185,17 @@ func (c *Client) roundTrip(ctx context.Context, req *gwproto.Request) (*gwproto.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("gwclient: %s: %w", cmd, err)
 	}
-	timer := time.NewTimer(c.cfg.RequestTimeout)
-	defer timer.Stop()
+	timer := getTimer(c.cfg.RequestTimeout)
+	defer putTimer(timer)
 	ch := make(chan *gwproto.Response, 1)
 
+	buf := encodeBuffers.Get().(*[]byte)
+	defer putEncodeBuffer(buf)
 	c.writeMu.Lock()
 	c.lastTID++
 	req.TID = strconv.Itoa(c.lastTID)
-	buf, err := req.AppendTo(nil)
+	var err error
+	*buf, err = req.AppendTo((*buf)[:0])
 	if err != nil {
 		c.lastTID--
 		c.writeMu.Unlock()
@@ -204,7 +207,7 @@ func (c *Client) roundTrip(ctx context.Context, req *gwproto.Request) (*gwproto.
 	c.mu.Unlock()
 	defer c.forget(tid)
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
-	_, err = c.conn.Write(buf)
+	_, err = c.conn.Write(*buf)
 	c.writeMu.Unlock()
 	if err != nil {
 		c.fail(fmt.Errorf("%w: writing %s: %w", ErrConnectionLost, cmd, err))
@@ -223,6 +226,40 @@ func (c *Client) roundTrip(ctx context.Context, req *gwproto.Request) (*gwproto.
 	case <-c.done:
 		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
 	}
+}
+
+// encodeBuffers hold requests while they are encoded and written; the
+// connection copies them into TLS records, so a buffer is free again once
+// Write returns.
+var encodeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// maxPooledEncodeBuffer is the largest encoding buffer kept for reuse.
+const maxPooledEncodeBuffer = 64 << 10
+
+func putEncodeBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledEncodeBuffer {
+		encodeBuffers.Put(b)
+	}
+}
+
+// requestTimers are the timers bounding requests. A stopped timer delivers
+// nothing after Reset (Go 1.23 timers), so timers can be reused.
+var requestTimers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := requestTimers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	requestTimers.Put(t)
 }
 
 func (c *Client) forget(tid string) {

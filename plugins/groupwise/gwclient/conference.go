@@ -105,14 +105,15 @@ func (c *Client) SendMessage(ctx context.Context, guid, text string) error {
 	if !ok {
 		return fmt.Errorf("gwclient: %s: %s: %w", gwproto.CmdSendMessage, guid, ErrUnknownConference)
 	}
-	fs := gwproto.Fields{
+	fs := make(gwproto.Fields, 0, 2+len(to))
+	fs = append(fs,
 		conversationField(guid),
 		gwproto.NewArray(gwproto.TagFaMessage,
 			gwproto.NewString(gwproto.TagSzMessageBody, gwproto.RTFWrap(text)),
 			gwproto.NewNumber(gwproto.TagUdMessageType, gwproto.TypeUDWord, 0),
 			gwproto.NewString(gwproto.TagSzMessageText, text),
 		),
-	}
+	)
 	for _, dn := range to {
 		fs = append(fs, gwproto.NewDN(gwproto.TagSzDN, dn))
 	}

@@ -32,52 +32,104 @@ const (
 // without validation, like libpurple; lead bytes 0xFE/0xFF give "\u63?").
 func RTFWrap(text string) string {
 	var b strings.Builder
-	b.Grow(len(rtfPrefix) + len(rtfSuffix) + len(text) + len(text)/2)
+	b.Grow(len(rtfPrefix) + rtfBodyLen(text) + len(rtfSuffix))
 	b.WriteString(rtfPrefix)
+	var num [24]byte
 	for i := 0; i < len(text); {
+		// copy a run of bytes that need no escaping in one go
+		j := i
+		for j < len(text) && rtfPlain(text[j]) {
+			j++
+		}
+		b.WriteString(text[i:j])
+		if i = j; i == len(text) {
+			break
+		}
 		c := text[i]
 		if c < 0x80 {
-			switch c {
-			case '{', '}', '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
-			case '\n':
+			if c == '\n' {
 				b.WriteString("\\par ")
-			default:
+			} else {
+				b.WriteByte('\\')
 				b.WriteByte(c)
 			}
 			i++
 			continue
 		}
-		var n int
-		var cp uint32
-		switch {
-		case c <= 0xDF:
-			n, cp = 2, uint32(c&0x1F)
-		case c <= 0xEF:
-			n, cp = 3, uint32(c&0x0F)
-		case c <= 0xF7:
-			n, cp = 4, uint32(c&0x07)
-		case c <= 0xFB:
-			n, cp = 5, uint32(c&0x03)
-		case c <= 0xFD:
-			n, cp = 6, uint32(c&0x01)
-		default:
-			n, cp = 1, '?'
-		}
-		for k := 1; k < n; k++ {
-			var cont byte
-			if i+k < len(text) {
-				cont = text[i+k]
-			}
-			cp = cp<<6 | uint32(cont&0x3F)
-		}
-		var num [24]byte
+		cp, n := rtfCodePoint(text, i)
 		b.Write(append(strconv.AppendUint(append(num[:0], '\\', 'u'), uint64(cp), 10), '?'))
 		i += n
 	}
 	b.WriteString(rtfSuffix)
 	return b.String()
+}
+
+// rtfPlain reports whether RTFWrap copies c unchanged.
+func rtfPlain(c byte) bool {
+	return c < 0x80 && c != '{' && c != '}' && c != '\\' && c != '\n'
+}
+
+// rtfCodePoint decodes the UTF-8 sequence at text[i] as libpurple does:
+// from the lead byte, without validation, missing continuation bytes
+// counting as zero; lead bytes 0xFE/0xFF give '?'. n is the sequence's
+// length.
+func rtfCodePoint(text string, i int) (cp uint32, n int) {
+	c := text[i]
+	switch {
+	case c <= 0xDF:
+		n, cp = 2, uint32(c&0x1F)
+	case c <= 0xEF:
+		n, cp = 3, uint32(c&0x0F)
+	case c <= 0xF7:
+		n, cp = 4, uint32(c&0x07)
+	case c <= 0xFB:
+		n, cp = 5, uint32(c&0x03)
+	case c <= 0xFD:
+		n, cp = 6, uint32(c&0x01)
+	default:
+		return '?', 1
+	}
+	for k := 1; k < n; k++ {
+		var cont byte
+		if i+k < len(text) {
+			cont = text[i+k]
+		}
+		cp = cp<<6 | uint32(cont&0x3F)
+	}
+	return cp, n
+}
+
+// rtfBodyLen is the length of RTFWrap's escaped text for text.
+func rtfBodyLen(text string) int {
+	n := 0
+	for i := 0; i < len(text); {
+		c := text[i]
+		switch {
+		case rtfPlain(c):
+			n++
+			i++
+		case c == '\n':
+			n += len("\\par ")
+			i++
+		case c < 0x80:
+			n += 2
+			i++
+		default:
+			cp, k := rtfCodePoint(text, i)
+			n += len("\\u?") + decimalLen(cp)
+			i += k
+		}
+	}
+	return n
+}
+
+func decimalLen(v uint32) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
 }
 
 // RTF errors.
@@ -90,16 +142,21 @@ var (
 
 const rtfMaxDepth = 256
 
-// skippedDestinations are groups whose text is not part of the message.
-var skippedDestinations = map[string]bool{
-	"colortbl": true, "stylesheet": true, "info": true, "pict": true,
-	"header": true, "headerl": true, "headerr": true, "headerf": true,
-	"footer": true, "footerl": true, "footerr": true, "footerf": true,
-	"footnote": true, "author": true, "comment": true, "title": true,
-	"subject": true, "keywords": true, "operator": true, "doccomm": true,
-	"creatim": true, "revtim": true, "printim": true, "buptim": true,
-	"ftncn": true, "ftnsep": true, "ftnsepc": true, "private1": true,
-	"rxe": true, "tc": true, "txe": true, "xe": true,
+// skippedDestination reports whether word starts a group whose text is
+// not part of the message.
+func skippedDestination(word string) bool {
+	switch word {
+	case "colortbl", "stylesheet", "info", "pict",
+		"header", "headerl", "headerr", "headerf",
+		"footer", "footerl", "footerr", "footerf",
+		"footnote", "author", "comment", "title",
+		"subject", "keywords", "operator", "doccomm",
+		"creatim", "revtim", "printim", "buptim",
+		"ftncn", "ftnsep", "ftnsepc", "private1",
+		"rxe", "tc", "txe", "xe":
+		return true
+	}
+	return false
 }
 
 type rtfGroup struct {
@@ -134,7 +191,8 @@ func RTFStrip(rtf string) (string, error) {
 	if !strings.HasPrefix(strings.TrimLeft(rtf, " \t\r\n"), "{\\rtf") {
 		return rtf, nil
 	}
-	st := &rtfState{charsets: map[int]int{}, stack: []rtfGroup{{font: -1, uc: 1}}}
+	st := &rtfState{out: make([]byte, 0, len(rtf)), stack: make([]rtfGroup, 1, 8)}
+	st.stack[0] = rtfGroup{font: -1, uc: 1}
 	skipChars := 0 // fallback characters still to skip after \uN
 	for i := 0; i < len(rtf); {
 		c := rtf[i]
@@ -190,6 +248,9 @@ func RTFStrip(rtf string) (string, error) {
 		if g.fontTable {
 			if c == ';' {
 				if g.defFont >= 0 {
+					if st.charsets == nil {
+						st.charsets = map[int]int{}
+					}
 					st.charsets[g.defFont] = g.charset
 				}
 				g.defFont, g.charset = -1, 0
@@ -200,7 +261,18 @@ func RTFStrip(rtf string) (string, error) {
 			skipChars--
 			continue
 		}
-		st.pending = append(st.pending, c)
+		// the text up to the next brace, backslash or line break
+		j := i
+		for j < len(rtf) && rtfText(rtf[j]) {
+			j++
+		}
+		if run := rtf[i-1 : j]; len(st.pending) == 0 && st.highSurr == 0 && isASCII(run) {
+			// every supported code page maps ASCII to itself
+			st.out = append(st.out, run...)
+		} else {
+			st.pending = append(st.pending, run...)
+		}
+		i = j
 	}
 	if len(st.stack) > 1 {
 		// missing closing braces: keep what was read
@@ -257,6 +329,19 @@ func rtfControl(rtf string, i int) (word string, param int, hasParam bool, next 
 	return word, param, hasParam, k
 }
 
+// rtfText reports whether c is document text, not a brace, backslash or
+// line break.
+func rtfText(c byte) bool { return c != '{' && c != '}' && c != '\\' && c != '\r' && c != '\n' }
+
+func isASCII[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // control applies a control word or symbol to the current group g and
@@ -272,7 +357,7 @@ func (st *rtfState) control(g *rtfGroup, word string, param int, hasParam bool, 
 	if g.skip {
 		return 0
 	}
-	if skippedDestinations[word] {
+	if skippedDestination(word) {
 		st.flush()
 		g.skip = true
 		return 0
@@ -356,14 +441,7 @@ func (st *rtfState) flush() {
 	if len(st.pending) == 0 {
 		return
 	}
-	ascii := true
-	for _, c := range st.pending {
-		if c >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if isASCII(st.pending) {
 		// every supported code page maps ASCII to itself
 		st.out = append(st.out, st.pending...)
 		st.pending = st.pending[:0]
