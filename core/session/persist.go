@@ -152,8 +152,10 @@ func (p *persister) run() {
 func (p *persister) mark(s *Session, remove, events bool) {
 	p.mu.Lock()
 	if p.stopped {
+		// After SaveAll every record is final: a later write keeps the
+		// session's events with it.
 		p.mu.Unlock()
-		p.write([]pendingWrite{{s: s, remove: remove, events: events}})
+		p.write([]pendingWrite{{s: s, remove: remove, events: true}})
 		return
 	}
 	w, ok := p.pending[s.ID]
