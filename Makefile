@@ -36,7 +36,7 @@ run: build ## run parleyd in the foreground on the embedded default config
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
-bench: build ## short benchmarks and a short load run (< 2 minutes)
+bench: build ## short benchmarks and load run (about a minute); BENCH_ALL=1: every target (< 15 minutes)
 	@bash scripts/bench.sh
 
 proto: ## regenerate the protobuf/gRPC code from the .proto files

@@ -22,11 +22,9 @@ func stormText(user string) string { return "while you were away, " + user }
 
 func scenarioStorm(ctx context.Context, o options, rep *report) error {
 	n := o.storm.devices
-	if limit := int(raiseNoFile(uint64(n)+fdReserve)) - fdReserve; n > limit {
-		why := fmt.Sprintf("%d devices need as many descriptors here and in parleyd, RLIMIT_NOFILE allows %d", n, limit+fdReserve)
-		rep.problem("storm: %s: using %d", why, limit)
-		rep.Measured.Limits = append(rep.Measured.Limits, sizeShortage{Scenario: "storm", Requested: n, Reached: limit, Why: why})
-		n = limit
+	own := raiseNoFile(uint64(n) + fdReserve)
+	if limit := sessionCapacity(own); n > limit {
+		n = stormShortage(rep, n, limit, own)
 	}
 	work, err := os.MkdirTemp("", "parley-bench-storm-")
 	if err != nil {
@@ -39,6 +37,9 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 		return err
 	}
 	defer g.stop()
+	if limit := sessionCapacity(own, raiseChildNoFile(g.PID(), uint64(n)+fdReserve)); n > limit {
+		n = stormShortage(rep, n, limit, own)
+	}
 
 	devs := make([]*device, n)
 	defer func() {
@@ -189,4 +190,13 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 	lostF := float64(lost)
 	rep.add(figure{Scenario: fmt.Sprintf("storm %d", n), Name: "messages lost", Value: lostF, Unit: "msgs", Target: "0", Met: ptr(lost == 0)})
 	return nil
+}
+
+// stormShortage reports a storm the descriptor limits keep below n devices
+// and returns the size they allow.
+func stormShortage(rep *report, n, limit int, own uint64) int {
+	why := fmt.Sprintf("each device takes a descriptor here and one in parleyd; %s", noFileWhy(own))
+	rep.problem("storm: %d devices: %s: using %d", n, why, limit)
+	rep.Measured.Limits = append(rep.Measured.Limits, sizeShortage{Scenario: "storm", Requested: n, Reached: limit, Why: why})
+	return limit
 }

@@ -259,7 +259,7 @@ func idleTargets(m measurements) []targetRow {
 	if h := m.Held; h != nil {
 		held := max(h.Attached, h.Cached)
 		rows = append(rows, targetRow{Target: fmt.Sprintf("%d sessions held", targetSessions),
-			Measured: fmt.Sprintf("%d (%d attached, %d in the cache with links dropped)", held, h.Attached, h.Cached),
+			Measured: fmt.Sprintf("%d (%d attached at once; %d in the cache with links dropped)", held, h.Attached, h.Cached),
 			Met:      atLeast(float64(held), targetSessions), Load: h.Load})
 		attached := targetRow{Target: "— of them attached (an open link each)",
 			Measured: fmt.Sprintf("%d", h.Attached), Met: atLeast(float64(h.Attached), targetSessions), Load: h.Load}
