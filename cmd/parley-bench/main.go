@@ -75,7 +75,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	perfDir := fs.String("perf-dir", "", "record perf CPU profiles of parleyd and its plugins during the measured phases into this directory")
 	fs.StringVar(&o.binDir, "bin", "bin", "directory with parleyd, parley-fake-* and plugins/")
 	fs.IntVar(&o.relay.pairs, "pairs", 100, "relay: device pairs per path")
-	fs.Float64Var(&o.relay.halfLoad, "half-load", 10000, "relay: the load (msgs/s) at which added latency is judged")
 	fs.DurationVar(&o.relay.duration, "duration", 5*time.Second, "relay: how long each load is offered")
 	fs.IntVar(&o.relay.inflight, "inflight", 8, "relay: concurrent sends per sender device")
 	fs.IntVar(&loginConcurrency, "login-concurrency", loginConcurrency, "idle, storm: logins in flight while sessions are set up")

@@ -16,7 +16,6 @@ type relayOptions struct {
 	backends []string  // memory, groupwise
 	pairs    int       // sender/receiver device pairs per path
 	loads    []float64 // offered msgs/s; 0 is closed loop ("max")
-	halfLoad float64   // the load the added-latency targets apply at
 	duration time.Duration
 	inflight int // concurrent sends per sender device
 }
@@ -209,14 +208,14 @@ func runRelayBackend(ctx context.Context, o options, rep *report, tr *tracker, b
 			rep.add(figure{Scenario: scen, Name: fmt.Sprintf("latency %s at %s", q.name, loadName), Value: ms(gw.lat.pct(q.q)), Unit: "ms",
 				Baseline: ptr(ms(d.lat.pct(q.q))), BaselineName: direct.label()})
 		}
-		if load > 0 && (load <= ro.halfLoad || halfOfMax) {
+		if load > 0 && (load <= halfTargetLoad || halfOfMax) {
 			// What the gateway adds to the direct path; judged at half
 			// the target rate, shown below it for the floor.
 			added50 := ms(gw.lat.pct(0.5)) - ms(d.lat.pct(0.5))
 			added99 := ms(gw.lat.pct(0.99)) - ms(d.lat.pct(0.99))
 			f50 := figure{Scenario: scen, Name: "added latency p50 at " + loadName, Value: added50, Unit: "ms"}
 			f99 := figure{Scenario: scen, Name: "added latency p99 at " + loadName, Value: added99, Unit: "ms"}
-			if load == ro.halfLoad || halfOfMax {
+			if load == halfTargetLoad || halfOfMax {
 				f50.Target, f50.Met = fmt.Sprintf("<= %.1f ms", targetAddedP50), atMost(added50, targetAddedP50)
 				f99.Target, f99.Met = fmt.Sprintf("<= %.0f ms", targetAddedP99), atMost(added99, targetAddedP99)
 			}
