@@ -49,7 +49,7 @@ func (m *Manager) Offer(ctx context.Context, b Backend, d *session.Device, req *
 		}
 		t.fullSum = empty[:]
 	}
-	if t.spool, err = newSpool(m.o.SpoolDir); err != nil {
+	if t.spool, err = newRingSpool(m.o.SpoolDir, uploadRing); err != nil {
 		return nil, err
 	}
 	if err := m.admit(t); err != nil {
@@ -98,6 +98,12 @@ func (t *transfer) runUpload() {
 	}
 	t.m.finish(t, completed(""))
 }
+
+// uploadRing is what an upload's spool keeps: the data the plugin has not
+// read yet is never more than that. The device sends at most a window past
+// the acknowledgement, which is at most a window past what the plugin has
+// read (ackValue), and chunk refuses anything beyond.
+const uploadRing = 2 * Window
 
 // ackValue is what the gateway acknowledges of an upload: what is in the
 // spool, but at most a window ahead of what the plugin has taken, so that
