@@ -80,7 +80,7 @@ type BackendClient interface {
 	// SetPresence) on one long-lived stream instead of a unary call each.
 	// Calls of one session run in the order they were sent; each Result
 	// answers the Call with the same id, in any order. docs/plugin-protocol.md
-	// §3.3 has the rules.
+	// §3.4 has the rules.
 	Calls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallBatch, ResultBatch], error)
 	// Subscribe streams every session's events. The gateway keeps exactly one
 	// Subscribe open per plugin process.
@@ -346,7 +346,7 @@ type BackendServer interface {
 	// SetPresence) on one long-lived stream instead of a unary call each.
 	// Calls of one session run in the order they were sent; each Result
 	// answers the Call with the same id, in any order. docs/plugin-protocol.md
-	// §3.3 has the rules.
+	// §3.4 has the rules.
 	Calls(grpc.BidiStreamingServer[CallBatch, ResultBatch]) error
 	// Subscribe streams every session's events. The gateway keeps exactly one
 	// Subscribe open per plugin process.
