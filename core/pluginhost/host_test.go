@@ -338,6 +338,54 @@ func TestHangingCallIsCutByDeadline(t *testing.T) {
 	}
 }
 
+func TestStreamedCallMetrics(t *testing.T) {
+	dir := pluginDir(t)
+	install(t, dir, "testplugin", "parley-backend-slow")
+	o := fastOptions(dir, map[string]BackendSpec{"slow": {}})
+	o.CallTimeout = time.Second
+	th := startHost(t, o)
+	c := backend(t, th, "slow")
+	login(t, c, "s1", "alice")
+
+	_, err := c.SendMessage(context.Background(), sdk.OutgoingMessage{SessionID: "s1", To: "bob", Text: "hang"})
+	if sdk.ReasonOf(err) != sdk.ReasonTimeout {
+		t.Fatalf("hanging SendMessage returned %v, want a timeout", err)
+	}
+	_, err = c.SendMessage(context.Background(), sdk.OutgoingMessage{SessionID: "nobody", To: "bob", Text: "hi"})
+	if sdk.ReasonOf(err) != sdk.ReasonSessionNotFound {
+		t.Fatalf("SendMessage of an unknown session returned %v, want session_not_found", err)
+	}
+	if _, err := c.SendMessage(context.Background(), sdk.OutgoingMessage{SessionID: "s1", To: "bob", Text: "hi"}); err != nil {
+		t.Fatalf("SendMessage after the failures: %v", err)
+	}
+	for code, want := range map[string]float64{"DeadlineExceeded": 1, "NotFound": 1} {
+		if v := th.metric(t, "parley_plugin_call_errors_total", map[string]string{"backend": "slow",
+			"method": "/parley.backend.v1.Backend/SendMessage", "code": code}); v != want {
+			t.Errorf("parley_plugin_call_errors_total{SendMessage,%s} = %v, want %v", code, v, want)
+		}
+	}
+}
+
+func TestCrashFailsStreamedCalls(t *testing.T) {
+	dir := pluginDir(t)
+	install(t, dir, "testplugin", "parley-backend-crashy")
+	th := startHost(t, fastOptions(dir, map[string]BackendSpec{"crashy": {}}))
+	c := backend(t, th, "crashy")
+	login(t, c, "s1", "alice")
+
+	_, err := c.SendMessage(context.Background(), sdk.OutgoingMessage{SessionID: "s1", To: "bob", Text: "crash"})
+	if sdk.ReasonOf(err) != sdk.ReasonBackendUnavailable {
+		t.Fatalf("SendMessage that crashes the plugin returned %v, want backend_unavailable", err)
+	}
+	th.states.await(t, "crashy", StateDown)
+	th.states.await(t, "crashy", StateUp)
+	c = backend(t, th, "crashy")
+	login(t, c, "s1", "alice")
+	if _, err := c.SendMessage(context.Background(), sdk.OutgoingMessage{SessionID: "s1", To: "bob", Text: "hi"}); err != nil {
+		t.Fatalf("SendMessage on the restarted plugin: %v", err)
+	}
+}
+
 func TestUnhealthyPluginIsRestarted(t *testing.T) {
 	dir := pluginDir(t)
 	install(t, dir, "testplugin", "parley-backend-wedged")

@@ -10,6 +10,11 @@
 //	flood         5000 log lines on stderr, then "flood-done"
 //	wedge-health  every later Health call hangs
 //	env           the call fails with the process's environment in its message
+//
+// SendMessage with these texts triggers:
+//
+//	hang          the call returns only when its context ends
+//	crash         the process exits with status 3
 package main
 
 import (
@@ -75,6 +80,17 @@ func (b *backend) OpenSession(ctx context.Context, cred sdk.Credentials) (sdk.Sn
 		return sdk.Snapshot{}, sdk.Errorf(sdk.ReasonInvalidArgument, "%s", strings.Join(env, "\n"))
 	}
 	return b.Backend.OpenSession(ctx, cred)
+}
+
+func (b *backend) SendMessage(ctx context.Context, msg sdk.OutgoingMessage) (string, error) {
+	switch msg.Text {
+	case "hang":
+		<-ctx.Done()
+		return "", ctx.Err()
+	case "crash":
+		os.Exit(3)
+	}
+	return b.Backend.SendMessage(ctx, msg)
 }
 
 // hostileLines are stderr lines that break a careless parser.
