@@ -16,12 +16,13 @@ type sentKeys struct {
 	mu       sync.Mutex
 	conv     map[string]string        // key → conversation id, for completed sends
 	inflight map[string]chan struct{} // closed when the send ends
-	ring     []string                 // completed keys, oldest at next
+	ring     []string                 // completed keys, oldest at next once full
 	next     int
+	window   int
 }
 
 func newSentKeys(window int) *sentKeys {
-	return &sentKeys{conv: map[string]string{}, inflight: map[string]chan struct{}{}, ring: make([]string, window)}
+	return &sentKeys{conv: map[string]string{}, inflight: map[string]chan struct{}{}, window: window}
 }
 
 // begin claims key. It returns the conversation and true if a send with
@@ -58,10 +59,13 @@ func (k *sentKeys) finish(key, conv string, ok bool) {
 	if !ok {
 		return
 	}
-	if old := k.ring[k.next]; old != "" {
-		delete(k.conv, old)
+	k.conv[key] = conv
+	if len(k.ring) < k.window {
+		// the ring grows with use: most sessions never send that many
+		k.ring = append(k.ring, key)
+		return
 	}
+	delete(k.conv, k.ring[k.next])
 	k.ring[k.next] = key
 	k.next = (k.next + 1) % len(k.ring)
-	k.conv[key] = conv
 }
