@@ -59,7 +59,7 @@ type unit struct {
 	spool   string
 }
 
-func newUnit(t *testing.T, o filexfer.Options) *unit {
+func newUnit(t testing.TB, o filexfer.Options) *unit {
 	t.Helper()
 	j := &journal{got: make(chan struct{}, 1)}
 	dir := t.TempDir()
@@ -84,7 +84,7 @@ func newUnit(t *testing.T, o filexfer.Options) *unit {
 	return &unit{m: m, dev: d, gen: gen, journal: j, spool: dir}
 }
 
-func (u *unit) offer(t *testing.T, b filexfer.Backend, size uint64, sum []byte) string {
+func (u *unit) offer(t testing.TB, b filexfer.Backend, size uint64, sum []byte) string {
 	t.Helper()
 	o, err := u.m.Offer(context.Background(), b, u.dev, &devicev1.OfferFile{To: "bob", Name: "a.bin", Size: size, Sha256: sum})
 	if err != nil {
