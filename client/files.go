@@ -241,8 +241,9 @@ type upload struct {
 	size     uint64
 	r        io.Reader
 	sum      hash.Hash
-	read     uint64  // bytes taken from r
-	retained []chunk // taken but not acknowledged, oldest first
+	read     uint64   // bytes taken from r
+	retained []chunk  // taken but not acknowledged, oldest first
+	free     [][]byte // buffers of acknowledged chunks, for the next ones
 	acked    uint64
 	resumed  int
 	opts     fileOptions
@@ -357,6 +358,7 @@ func (c *Conn) runUpload(ctx context.Context, u *upload) (*FileResult, error) {
 		if ack > u.acked {
 			u.acked = min(ack, u.read)
 			for len(u.retained) > 0 && u.retained[0].off+uint64(len(u.retained[0].data)) <= u.acked {
+				u.free = append(u.free, u.retained[0].data)
 				u.retained[0] = chunk{}
 				u.retained = u.retained[1:]
 			}
@@ -378,7 +380,7 @@ func (c *Conn) runUpload(ctx context.Context, u *upload) (*FileResult, error) {
 		}
 		for u.read < u.size && u.read-u.acked < FileWindow {
 			n := min(c.fileChunkSize(), u.size-u.read, FileWindow-(u.read-u.acked))
-			data := make([]byte, n)
+			data := u.buffer(n, c.fileChunkSize())
 			if _, err := io.ReadFull(u.r, data); err != nil {
 				c.cancelAfter(context.Background(), u.id)
 				return nil, fmt.Errorf("client: send file: reading: %w", err)
@@ -399,6 +401,21 @@ func (c *Conn) runUpload(ctx context.Context, u *upload) (*FileResult, error) {
 			return nil, c.cancelAfter(ctx, u.id)
 		}
 	}
+}
+
+// buffer returns n bytes to read the next chunk into: the buffer of an
+// acknowledged chunk (the gateway has stored it, so it is never sent
+// again), or a new one of chunkSize, so that an upload allocates no more
+// than a window's worth whatever the file's size.
+func (u *upload) buffer(n, chunkSize uint64) []byte {
+	if k := len(u.free); k > 0 {
+		b := u.free[k-1]
+		u.free = u.free[:k-1]
+		if uint64(cap(b)) >= n {
+			return b[:n]
+		}
+	}
+	return make([]byte, n, max(n, chunkSize))
 }
 
 // chunkFrameOverhead is what a FileChunk's frame needs besides its data.
