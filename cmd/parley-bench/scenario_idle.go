@@ -85,13 +85,29 @@ func settle(ctx context.Context) {
 // loginDevices logs in users[from:to] from new devices, loginConcurrency
 // at a time, keeping the links open when keep is set. It returns the
 // logins per second and how many succeeded; after the first failure it
-// starts no more logins. Kept devices are stored in devs.
-func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int, keep bool, devs []*device) (float64, int, error) {
+// starts no more logins. Kept devices are stored in devs. A long fill
+// reports its progress to logf every progressEvery.
+func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int, keep bool, devs []*device, logf func(string, ...any)) (float64, int, error) {
 	sem := make(chan struct{}, loginConcurrency)
 	var wg sync.WaitGroup
 	var firstErr atomic.Pointer[error]
 	var ok atomic.Int64
 	t0 := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(progressEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				n := ok.Load()
+				logf("logins: %d of %d done (%.0f/s)", from+int(n), to, float64(n)/time.Since(t0).Seconds())
+			}
+		}
+	}()
 	for i := from; i < to && firstErr.Load() == nil && ctx.Err() == nil; i++ {
 		sem <- struct{}{}
 		wg.Add(1)
@@ -126,6 +142,9 @@ func loginDevices(ctx context.Context, g *gateway, users []imUser, from, to int,
 	}
 	return rate, int(ok.Load()), ctx.Err()
 }
+
+// progressEvery is how often a long login fill says how far it got.
+const progressEvery = 20 * time.Second
 
 // idleShard is the most users one memory backend of the idle scenario
 // holds (see gatewaySpec.memoryShard).
@@ -191,7 +210,7 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 	for _, n := range plan {
 		prof := o.perf.start(o, fmt.Sprintf("idle-login-%d", n), g.PID(), g.plugin(plugin))
 		from := next
-		rate, ok, err := loginDevices(ctx, g, users, from, n, true, devs)
+		rate, ok, err := loginDevices(ctx, g, users, from, n, true, devs, o.logf)
 		prof.stop(o)
 		next, attached = n, attached+ok
 		if err != nil {
@@ -244,7 +263,7 @@ func scenarioIdle(ctx context.Context, o options, rep *report) error {
 		if err != nil {
 			return err
 		}
-		rate, ok, err := loginDevices(ctx, g, users, next, opt.held, false, nil)
+		rate, ok, err := loginDevices(ctx, g, users, next, opt.held, false, nil, o.logf)
 		held.Cached, held.Load = attached+ok, loadAvg()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -361,7 +380,7 @@ func idleGroupWise(ctx context.Context, o options, rep *report, work string) err
 		}
 	}()
 	half := n / 2
-	if _, _, err := loginDevices(ctx, g, users, 0, half, true, devs); err != nil {
+	if _, _, err := loginDevices(ctx, g, users, 0, half, true, devs, o.logf); err != nil {
 		return fmt.Errorf("idle groupwise: %w", err)
 	}
 	settle(ctx)
@@ -369,7 +388,7 @@ func idleGroupWise(ctx context.Context, o options, rep *report, work string) err
 	if err != nil {
 		return err
 	}
-	rate, _, err := loginDevices(ctx, g, users, half, n, true, devs)
+	rate, _, err := loginDevices(ctx, g, users, half, n, true, devs, o.logf)
 	if err != nil {
 		return fmt.Errorf("idle groupwise: %w", err)
 	}

@@ -49,7 +49,7 @@ func scenarioStorm(ctx context.Context, o options, rep *report) error {
 			}
 		}
 	}()
-	rate, _, err := loginDevices(ctx, g, users, 0, n, true, devs)
+	rate, _, err := loginDevices(ctx, g, users, 0, n, true, devs, o.logf)
 	if err != nil {
 		return fmt.Errorf("storm: logging in: %w", err)
 	}
