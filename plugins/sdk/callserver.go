@@ -10,7 +10,6 @@ import (
 	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // Calls runs the calls of one call stream. Calls of one session run one
@@ -25,7 +24,7 @@ func (s *grpcServer) Calls(stream pb.Backend_CallsServer) error {
 	go func() { sent <- sendResults(ctx, stream, results) }()
 	workers := &sessionWorkers{run: func(c *pb.Call) {
 		r := s.runCall(ctx, c)
-		results.put(r, proto.Size(r)+itemHeaderBytes)
+		results.put(r, resultBytes(r))
 	}}
 	for {
 		batch, err := stream.Recv()
@@ -106,8 +105,8 @@ func (s *grpcServer) runCall(ctx context.Context, c *pb.Call) *pb.Result {
 	default:
 		err = Errorf(ReasonUnsupported, "unknown call on the call stream")
 	}
-	if err == nil && proto.Size(r) > maxItemBytes {
-		err = Errorf(ReasonInternal, "result of %d bytes exceeds the %d byte limit", proto.Size(r), maxItemBytes)
+	if size := resultBytes(r); err == nil && size > maxItemBytes {
+		err = Errorf(ReasonInternal, "a result of %d bytes exceeds the %d byte limit", size, maxItemBytes)
 	}
 	if err != nil {
 		r.Kind, r.Error = nil, callErrorToPB(err)

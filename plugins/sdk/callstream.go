@@ -12,7 +12,6 @@ import (
 	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // maxPendingCalls bounds the calls of one Client waiting for their results
@@ -72,7 +71,7 @@ func (c *Client) start(ctx context.Context, session, method string, call *pb.Cal
 		c.startUnary(ctx, deadline, call, done)
 		return
 	}
-	size := proto.Size(call) + itemHeaderBytes
+	size := callBytes(call)
 	if size > maxItemBytes {
 		c.complete(method, nil, Errorf(ReasonInvalidArgument, "a call of %d bytes exceeds the %d byte limit", size, maxItemBytes), done)
 		return

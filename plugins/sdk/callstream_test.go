@@ -410,3 +410,31 @@ func TestStreamedCallErrorsKeepReasonAndAreObserved(t *testing.T) {
 		t.Fatalf("observed %v, want %v", observed, want)
 	}
 }
+
+func TestSizeBoundsAreNeverBelowTheEncodedSize(t *testing.T) {
+	long := strings.Repeat("é", 70_000)
+	calls := []*pb.Call{
+		{Kind: &pb.Call_SendMessage{SendMessage: &pb.SendMessageRequest{}}},
+		{Kind: &pb.Call_SendMessage{SendMessage: &pb.SendMessageRequest{SessionId: "s", ConversationId: long, To: "bob", Text: long, IdempotencyKey: "k"}}},
+		{Kind: &pb.Call_SendTyping{SendTyping: &pb.SendTypingRequest{SessionId: long, ConversationId: "c", To: long, Typing: true}}},
+		{Kind: &pb.Call_SetPresence{SetPresence: &pb.SetPresenceRequest{SessionId: "s", Status: pb.PresenceStatus(-1), Note: long}}},
+	}
+	for i, c := range calls {
+		c.Id, c.TimeoutMs = ^uint64(0), ^uint32(0)
+		if bound, size := callBytes(c), proto.Size(c); bound < size {
+			t.Errorf("call %d: bound %d below its %d bytes", i, bound, size)
+		}
+	}
+	results := []*pb.Result{
+		{},
+		{Kind: &pb.Result_Empty{Empty: &pb.Empty{}}},
+		{Kind: &pb.Result_SendMessage{SendMessage: &pb.SendMessageResponse{ConversationId: long}}},
+		{Error: &pb.CallError{Code: ^uint32(0), Reason: long, Message: long, LimitBytes: ^uint64(0)}},
+	}
+	for i, r := range results {
+		r.Id = ^uint64(0)
+		if bound, size := resultBytes(r), proto.Size(r); bound < size {
+			t.Errorf("result %d: bound %d below its %d bytes", i, bound, size)
+		}
+	}
+}
