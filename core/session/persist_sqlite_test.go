@@ -56,3 +56,38 @@ func BenchmarkResumeSaved(b *testing.B) {
 	m.Flush()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "resumes/s")
 }
+
+// The write-behind path against the real configuration database: a
+// logged-out session is deleted, a detached one comes back after a clean
+// restart and its device resumes.
+func TestSessionsSurviveARestartOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/parley.db"
+	sealer, err := LoadSealer(t.TempDir() + "/credential.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := configdb.Open(ctx, configdb.DriverSQLite, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := newTestManager(Config{Store: db, Sealer: sealer})
+	gone, _ := login(t, before, "bob", "phone")
+	kept, token := login(t, before, "alice", "phone")
+	before.Logout(gone)
+	before.Detach(kept, gen(kept))
+	before.SaveAll()
+	db.Close()
+
+	if db, err = configdb.Open(ctx, configdb.DriverSQLite, path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	after, _, _ := newTestManager(Config{Store: db, Sealer: sealer})
+	if restored, relogin, err := after.Restore(ctx); err != nil || restored != 1 || relogin != 0 {
+		t.Fatalf("restore: %d restored, %d relogin, %v; want only alice's session", restored, relogin, err)
+	}
+	if _, _, err := after.Resume(kept.Session().ID, token, 0, "phone"); err != nil {
+		t.Fatalf("resume after the restart: %v", err)
+	}
+}
