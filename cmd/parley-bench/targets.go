@@ -76,9 +76,11 @@ type stormResult struct {
 	Requested int     `json:"requested"`
 	Devices   int     `json:"devices"`
 	Seconds   float64 `json:"seconds"`
-	Lost      int     `json:"lost"`
-	Failed    int     `json:"failed"`   // resumes or sends that failed
-	Load      float64 `json:"load_avg"` // 1-minute load average when measured
+	Lost      int     `json:"lost"`   // messages a resumed device never got
+	Failed    int     `json:"failed"` // resumes or sends that failed
+	// FirstFailure is the first resume's error, if any failed.
+	FirstFailure string  `json:"first_failure,omitempty"`
+	Load         float64 `json:"load_avg"` // 1-minute load average when measured
 }
 
 // fileRun is one file relay run.
@@ -140,11 +142,16 @@ func targets(m measurements) []targetRow {
 	}
 	if s := m.Storm; s != nil {
 		row := targetRow{Target: fmt.Sprintf("%d-device reconnect storm back in <= %v, no loss", stormTarget, targetStorm),
-			Measured: fmt.Sprintf("%d devices: %.1f s, %d lost, %d failed", s.Devices, s.Seconds, s.Lost, s.Failed),
+			Measured: fmt.Sprintf("%d devices: %.1f s, %d messages lost, %d resumes or sends failed", s.Devices, s.Seconds, s.Lost, s.Failed),
 			Load:     s.Load, Met: ptr(s.Devices >= stormTarget && s.Seconds <= targetStorm.Seconds() && s.Lost == 0 && s.Failed == 0)}
+		var notes []string
 		if s.Devices < stormTarget {
-			row.Note = fmt.Sprintf("%d devices requested, %d reached", s.Requested, s.Devices)
+			notes = append(notes, fmt.Sprintf("%d devices requested, %d reached", s.Requested, s.Devices))
 		}
+		if s.FirstFailure != "" {
+			notes = append(notes, "first failure: "+s.FirstFailure)
+		}
+		row.Note = strings.Join(notes, "; ")
 		rows = append(rows, row)
 	}
 	for _, f := range m.File {
@@ -197,10 +204,12 @@ func relayTargets(levels []relayLevel) []targetRow {
 			if l.Backend != backend || !(l.HalfOf > 0 || l.Offered == halfTargetLoad) {
 				continue
 			}
-			var half string
+			var half, which string
 			if l.HalfOf > 0 {
+				which = fmt.Sprintf("%.0f/s = half of max", l.Offered)
 				half = fmt.Sprintf("at %.0f/s, half the %.0f/s closed-loop maximum measured through parleyd in this run", l.Offered, l.HalfOf)
 			} else {
+				which = fmt.Sprintf("%.0f/s", l.Offered)
 				half = fmt.Sprintf("at %.0f/s, the issue's half load (half of %d/s)", l.Offered, targetRelayRate)
 			}
 			note := half
@@ -214,7 +223,7 @@ func relayTargets(levels []relayLevel) []targetRow {
 			}{{"p50", l.P50, l.DirectP50, targetAddedP50}, {"p99", l.P99, l.DirectP99, targetAddedP99}} {
 				added := q.gw - q.direct
 				rows = append(rows, targetRow{
-					Target:   fmt.Sprintf("added latency at half load %s <= %g ms (%s)", q.name, q.limit, backend),
+					Target:   fmt.Sprintf("added latency %s <= %g ms at half load, %s (%s)", q.name, q.limit, which, backend),
 					Measured: fmt.Sprintf("%+.2f ms (%.2f ms through parleyd)", added, q.gw),
 					Baseline: fmt.Sprintf("direct %.2f ms", q.direct),
 					Met:      atMost(added, q.limit), Load: l.Load, Note: note})
