@@ -450,6 +450,7 @@ type download struct {
 	optimize bool
 	w        io.Writer
 	written  uint64
+	ackSent  uint64    // the offset last acknowledged on this link
 	sum      hash.Hash // nil when started at an offset
 	gotLast  bool
 	resumed  int
@@ -481,8 +482,14 @@ func (d *download) progress(p *devicev1.FileProgress) {
 	d.wake.poke()
 }
 
+// fileAckStep is how much a download writes between acknowledgements: a
+// frame per chunk would cost the device and the gateway a frame each, and
+// the gateway, which keeps sending up to FileWindow past the last one,
+// never waits on a device that acknowledges every quarter window.
+const fileAckStep = FileWindow / 4
+
 // Accept takes a file offered in a FileInvitation event and writes it to
-// w, acknowledging each chunk once written. offset is the number of bytes
+// w, acknowledging every quarter window written, and the end. offset is the number of bytes
 // w already holds from an earlier attempt (0 for a new download): the
 // gateway resumes from there. With optimize, an image is downscaled to
 // the device's screen (Config.Screen) when the policy allows; the
@@ -528,6 +535,7 @@ func (c *Conn) runDownload(ctx context.Context, d *download) (*FileResult, error
 		}
 		return nil, err
 	}
+	d.ackSent = d.written // the gateway sends from there
 	if d.opts.started != nil {
 		d.opts.started(d.id)
 	}
@@ -545,7 +553,8 @@ func (c *Conn) runDownload(ctx context.Context, d *download) (*FileResult, error
 			}
 			wrote = wrote || n > 0 || ch.Last
 		}
-		if wrote {
+		if wrote && (d.written >= d.ackSent+fileAckStep || d.gotLast) {
+			d.ackSent = d.written
 			err := c.send(false, &devicev1.Message{Body: &devicev1.Message_FileChunkAck{FileChunkAck: &devicev1.FileChunkAck{
 				TransferId: d.id, Offset: d.written}}})
 			if err != nil {

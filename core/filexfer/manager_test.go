@@ -424,3 +424,32 @@ func TestChunksLendBuffersUntilReleased(t *testing.T) {
 		t.Errorf("at most %d bytes of buffers lent at once, want at most %d", peak, filexfer.NextBudget)
 	}
 }
+
+func TestUploadAcknowledgementsWakeTheLinkEveryQuarterWindow(t *testing.T) {
+	u := newUnit(t, filexfer.Options{})
+	data := randomBytes(t, 5*filexfer.MaxChunk)
+	// The plugin does not read: only the chunks move the acknowledgement.
+	id := u.offer(t, &stallBackend{}, uint64(len(data)), nil)
+	wake := u.m.Wake(u.dev)
+	woken := func() bool {
+		select {
+		case <-wake:
+			return true
+		default:
+			return false
+		}
+	}
+	for i, want := range []bool{false, true, false, true, true} {
+		off := i * filexfer.MaxChunk
+		u.chunk(id, uint64(off), data[off:off+filexfer.MaxChunk], i == 4)
+		if got := woken(); got != want {
+			t.Fatalf("after chunk %d the link was woken: %v, want %v (a quarter window, or the end of the file)", i, got, want)
+		}
+		if want {
+			msgs := u.m.Next(u.dev, u.gen)
+			if len(msgs) != 1 || msgs[0].GetFileChunkAck().GetOffset() != uint64(off+filexfer.MaxChunk) {
+				t.Fatalf("after chunk %d: %v, want an acknowledgement of %d bytes", i, msgs, off+filexfer.MaxChunk)
+			}
+		}
+	}
+}

@@ -105,6 +105,22 @@ func (t *transfer) runUpload() {
 // read (ackValue), and chunk refuses anything beyond.
 const uploadRing = 2 * Window
 
+// ackStep is how far an upload's acknowledgement moves before the link is
+// woken to send it: an acknowledgement per chunk would cost a frame each
+// way, for both the gateway and the device, and a window of four steps
+// keeps the device sending.
+const ackStep = Window / 4
+
+// ackDue reports whether the acknowledgement has moved far enough since
+// the last one sent to be worth a frame, or has reached the end of the
+// file. A device waiting on its window is never left waiting: it has sent
+// a window past the last acknowledgement, so the next one moves a step as
+// soon as the plugin has read a step.
+func (t *transfer) ackDue() bool {
+	ack := t.ackValue()
+	return ack >= t.ackSent+ackStep || (ack == t.size && ack != t.ackSent)
+}
+
 // ackValue is what the gateway acknowledges of an upload: what is in the
 // spool, but at most a window ahead of what the plugin has taken, so that
 // the device does not send far more than the IM side carries (nor a whole
@@ -166,9 +182,12 @@ func (t *transfer) chunk(c *devicev1.FileChunk) error {
 		t.fullSum = sum
 	}
 	t.received = end
+	due := t.ackDue()
 	t.mu.Unlock()
 	t.poke()
-	t.m.signal(t.dev)
+	if due {
+		t.m.signal(t.dev)
+	}
 	return nil
 }
 
@@ -209,9 +228,11 @@ func (r uploadReader) Read(p []byte) (int, error) {
 			if report {
 				t.reported = t.consumed
 			}
-			consumed := t.consumed
+			consumed, due := t.consumed, t.ackDue()
 			t.mu.Unlock()
-			t.m.signal(t.dev) // the acknowledgement may move on
+			if due {
+				t.m.signal(t.dev)
+			}
 			if report {
 				t.m.progress(t, devicev1.FileProgress_TRANSFERRING, consumed, nil, "")
 			}
