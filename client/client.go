@@ -89,7 +89,8 @@ type Conn struct {
 	events    chan *devicev1.Event
 	done      chan struct{}
 	manualAck bool
-	files     fileRouter // file transfers running on this link
+	files     fileRouter        // file transfers running on this link
+	opening   *devicev1.Message // a SessionOpened waiting for its snapshot (read loop only)
 
 	// guarded by mu: the newest seq to acknowledge, the newest already
 	// sent, and the timer that sends a waiting acknowledgement.
@@ -123,7 +124,8 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		manualAck: cfg.ManualAck}
 	go c.readLoop()
 	resp, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_Hello{Hello: &devicev1.Hello{
-		ProtocolVersion: 1, ClientName: cfg.ClientName, DeviceId: cfg.DeviceID, Screen: cfg.Screen}}})
+		ProtocolVersion: 1, ClientName: cfg.ClientName, DeviceId: cfg.DeviceID, Screen: cfg.Screen,
+		Capabilities: []string{devicev1.CapabilityLoginSnapshotFrame}}}})
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -155,11 +157,15 @@ func (c *Conn) Call(ctx context.Context, m *devicev1.Message) (*devicev1.Message
 	}
 	select {
 	case resp := <-ch:
-		if e := resp.GetError(); e != nil {
-			return nil, fromProto(e)
-		}
-		return resp, nil
+		return answer(resp)
 	case <-c.done:
+		// The answer may have come just before the link closed (a
+		// Logout's Ok): prefer it to the close.
+		select {
+		case resp := <-ch:
+			return answer(resp)
+		default:
+		}
 		return nil, c.Err()
 	case <-ctx.Done():
 		c.mu.Lock()
@@ -167,6 +173,14 @@ func (c *Conn) Call(ctx context.Context, m *devicev1.Message) (*devicev1.Message
 		c.mu.Unlock()
 		return nil, ctx.Err()
 	}
+}
+
+// answer returns a request's answer, or its typed error as *Error.
+func answer(resp *devicev1.Message) (*devicev1.Message, error) {
+	if e := resp.GetError(); e != nil {
+		return nil, fromProto(e)
+	}
+	return resp, nil
 }
 
 // send writes messages in one frame, after a waiting acknowledgement
@@ -221,6 +235,9 @@ func (c *Conn) readLoop() {
 			case m.GetPing() != nil:
 				c.send(false, &devicev1.Message{Body: &devicev1.Message_Pong{Pong: &devicev1.Pong{Nonce: m.GetPing().Nonce}}})
 			case m.Id != 0:
+				if m = c.assembleOpened(m); m == nil {
+					continue // the snapshot of a Login follows
+				}
 				c.mu.Lock()
 				ch := c.pending[m.Id]
 				delete(c.pending, m.Id)
@@ -242,6 +259,24 @@ func (c *Conn) readLoop() {
 			}
 		}
 	}
+}
+
+// assembleOpened puts a Login's answer back together: a SessionOpened
+// whose snapshot follows is held (nil is returned) until the message with
+// the snapshot arrives, which then returns the whole SessionOpened. Other
+// messages are returned as they are. It runs on the read loop only.
+func (c *Conn) assembleOpened(m *devicev1.Message) *devicev1.Message {
+	if o := m.GetSessionOpened(); o != nil && o.SnapshotFollows {
+		c.opening = m
+		return nil
+	}
+	if held := c.opening; held != nil && held.Id == m.Id && m.GetSnapshot() != nil {
+		c.opening = nil
+		o := held.GetSessionOpened()
+		o.Snapshot, o.SnapshotFollows = m.GetSnapshot(), false
+		return held
+	}
+	return m
 }
 
 func (c *Conn) fail(err error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -252,9 +253,26 @@ func (l *link) authenticate(ctx context.Context) ([]*devicev1.Message, error) {
 				continue
 			}
 			l.gen, l.stale = l.device.Attachment()
-			return msgs[i+1:], l.reply(true, &devicev1.Message{Id: m.Id, Body: &devicev1.Message_SessionOpened{SessionOpened: opened}})
+			return msgs[i+1:], l.sendOpened(m.Id, opened)
 		}
 	}
+}
+
+// sendOpened answers a successful Login or Resume. The frame with the
+// resume token is never compressed, so that its length cannot reveal the
+// token; a device that announced CapabilityLoginSnapshotFrame gets the
+// contact snapshot in a compressible frame of its own right after it,
+// written with it.
+func (l *link) sendOpened(id uint64, opened *devicev1.SessionOpened) error {
+	snap := opened.Snapshot
+	if snap == nil || !slices.Contains(l.hello.GetCapabilities(), devicev1.CapabilityLoginSnapshotFrame) {
+		return l.reply(true, &devicev1.Message{Id: id, Body: &devicev1.Message_SessionOpened{SessionOpened: opened}})
+	}
+	opened.Snapshot, opened.SnapshotFollows = nil, true
+	if err := l.write(true, &devicev1.Message{Id: id, Body: &devicev1.Message_SessionOpened{SessionOpened: opened}}); err != nil {
+		return err
+	}
+	return l.reply(false, &devicev1.Message{Id: id, Body: &devicev1.Message_Snapshot{Snapshot: snap}})
 }
 
 // serveSession runs the reader here and the writer in a goroutine until

@@ -67,13 +67,19 @@ func startGateway(t *testing.T, users ...string) *gateway {
 
 func startGatewayWith(t *testing.T, scfg session.Config, users ...string) *gateway {
 	t.Helper()
-	return startGatewayConfig(t, scfg, link.Config{}, users...)
+	return startGatewayOpts(t, gatewayOptions{session: scfg}, users...)
 }
 
-// startGatewayConfig starts a gateway with the given session and link
-// configuration (a zero Heartbeat means 5 s).
-func startGatewayConfig(t *testing.T, scfg session.Config, lcfg link.Config, users ...string) *gateway {
+// gatewayOptions configure a test gateway.
+type gatewayOptions struct {
+	session  session.Config
+	link     link.Config // a zero Heartbeat means 5 s
+	settings []byte      // the memory backend's settings (nil: its defaults)
+}
+
+func startGatewayOpts(t *testing.T, o gatewayOptions, users ...string) *gateway {
 	t.Helper()
+	scfg, lcfg := o.session, o.link
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: io.Discard})
 	// Closing the client shuts the in-memory server down (go-plugin's
 	// controller Shutdown); stopping it again here would race inside go-plugin.
@@ -85,7 +91,7 @@ func startGatewayConfig(t *testing.T, scfg session.Config, lcfg link.Config, use
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := c.Configure(ctx, nil, sdk.ServerAddress{}); err != nil {
+	if err := c.Configure(ctx, o.settings, sdk.ServerAddress{}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := c.GetInfo(ctx)

@@ -149,7 +149,7 @@ func TestPipelinedSendsWithAnAsynchronousRouterAreAllAnsweredAndDelivered(t *tes
 
 func TestLinkStopsReadingAtMaxInFlightRequests(t *testing.T) {
 	const limit, n = 4, 10
-	g := startGatewayConfig(t, session.Config{MaxSessions: 10}, link.Config{MaxInFlight: limit}, "alice")
+	g := startGatewayOpts(t, gatewayOptions{session: session.Config{MaxSessions: 10}, link: link.Config{MaxInFlight: limit}}, "alice")
 	held := newHeldHandler(g.router)
 	g.links.SetRequestHandler(held)
 	alice := g.login(t, "alice")

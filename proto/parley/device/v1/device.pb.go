@@ -1033,11 +1033,15 @@ type Hello struct {
 	ProtocolVersion uint32                 `protobuf:"varint,1,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"` // 1
 	ClientName      string                 `protobuf:"bytes,2,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
 	ClientVersion   string                 `protobuf:"bytes,3,opt,name=client_version,json=clientVersion,proto3" json:"client_version,omitempty"`
-	Capabilities    []string               `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	Screen          *Screen                `protobuf:"bytes,5,opt,name=screen,proto3" json:"screen,omitempty"`                     // used to optimise images for viewing
-	DeviceId        string                 `protobuf:"bytes,6,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"` // stable per installation; binds resume tokens
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Optional protocol features the device supports:
+	//
+	//	"login-snapshot-frame": after a Login, send the contact snapshot in a
+	//	frame of its own (see SessionOpened.snapshot_follows).
+	Capabilities  []string `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Screen        *Screen  `protobuf:"bytes,5,opt,name=screen,proto3" json:"screen,omitempty"`                     // used to optimise images for viewing
+	DeviceId      string   `protobuf:"bytes,6,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"` // stable per installation; binds resume tokens
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
@@ -1426,18 +1430,27 @@ func (x *Resume) GetLastSeq() uint64 {
 
 // SessionOpened answers Login and Resume. It carries a fresh single-use
 // resume token; frames carrying it are never compressed.
+//
+// A device whose Hello announced "login-snapshot-frame" gets the snapshot
+// of a Login outside this frame, so that it can be compressed without the
+// token beside it (a compression oracle on the token): SessionOpened then
+// has no snapshot and snapshot_follows set, and the next frame the gateway
+// sends holds one message with the Login's id and the snapshot as its
+// body (Message.snapshot). Both frames go out in the same write. Together
+// they are the Login's answer.
 type SessionOpened struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	ResumeToken   []byte                 `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
-	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
-	Backend       string                 `protobuf:"bytes,4,opt,name=backend,proto3" json:"backend,omitempty"`
-	LastSeq       uint64                 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"` // seq of the newest event the gateway has for the session
-	Snapshot      *Snapshot              `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`               // contacts and presence at login (or after a gap)
-	Resumed       bool                   `protobuf:"varint,7,opt,name=resumed,proto3" json:"resumed,omitempty"`
-	Capabilities  *BackendCapabilities   `protobuf:"bytes,8,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	SessionId       string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	ResumeToken     []byte                 `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	User            string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	Backend         string                 `protobuf:"bytes,4,opt,name=backend,proto3" json:"backend,omitempty"`
+	LastSeq         uint64                 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"` // seq of the newest event the gateway has for the session
+	Snapshot        *Snapshot              `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`               // contacts and presence at login, unless snapshot_follows
+	Resumed         bool                   `protobuf:"varint,7,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	Capabilities    *BackendCapabilities   `protobuf:"bytes,8,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	SnapshotFollows bool                   `protobuf:"varint,9,opt,name=snapshot_follows,json=snapshotFollows,proto3" json:"snapshot_follows,omitempty"` // the snapshot comes in the next frame, with the Login's id
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SessionOpened) Reset() {
@@ -1524,6 +1537,13 @@ func (x *SessionOpened) GetCapabilities() *BackendCapabilities {
 		return x.Capabilities
 	}
 	return nil
+}
+
+func (x *SessionOpened) GetSnapshotFollows() bool {
+	if x != nil {
+		return x.SnapshotFollows
+	}
+	return false
 }
 
 type BackendCapabilities struct {
@@ -3965,7 +3985,7 @@ const file_parley_device_v1_device_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12!\n" +
 	"\fresume_token\x18\x02 \x01(\fR\vresumeToken\x12\x19\n" +
-	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\"\xb7\x02\n" +
+	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\"\xe2\x02\n" +
 	"\rSessionOpened\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12!\n" +
@@ -3975,7 +3995,8 @@ const file_parley_device_v1_device_proto_rawDesc = "" +
 	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x126\n" +
 	"\bsnapshot\x18\x06 \x01(\v2\x1a.parley.device.v1.SnapshotR\bsnapshot\x12\x18\n" +
 	"\aresumed\x18\a \x01(\bR\aresumed\x12I\n" +
-	"\fcapabilities\x18\b \x01(\v2%.parley.device.v1.BackendCapabilitiesR\fcapabilities\"\xe2\x01\n" +
+	"\fcapabilities\x18\b \x01(\v2%.parley.device.v1.BackendCapabilitiesR\fcapabilities\x12)\n" +
+	"\x10snapshot_follows\x18\t \x01(\bR\x0fsnapshotFollows\"\xe2\x01\n" +
 	"\x13BackendCapabilities\x12#\n" +
 	"\rfile_transfer\x18\x01 \x01(\bR\ffileTransfer\x12$\n" +
 	"\x0emax_file_bytes\x18\x02 \x01(\x04R\fmaxFileBytes\x12\x16\n" +
