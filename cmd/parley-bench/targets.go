@@ -222,11 +222,15 @@ func relayTargets(levels []relayLevel) []targetRow {
 				limit      float64
 			}{{"p50", l.P50, l.DirectP50, targetAddedP50}, {"p99", l.P99, l.DirectP99, targetAddedP99}} {
 				added := q.gw - q.direct
+				qnote := note
+				if added < 0 {
+					qnote += "; negative: the direct path's own spread at this machine load was larger than what parleyd added"
+				}
 				rows = append(rows, targetRow{
 					Target:   fmt.Sprintf("added latency %s <= %g ms at half load, %s (%s)", q.name, q.limit, which, backend),
 					Measured: fmt.Sprintf("%+.2f ms (%.2f ms through parleyd)", added, q.gw),
 					Baseline: fmt.Sprintf("direct %.2f ms", q.direct),
-					Met:      atMost(added, q.limit), Load: l.Load, Note: note})
+					Met:      atMost(added, q.limit), Load: l.Load, Note: qnote})
 			}
 		}
 	}
