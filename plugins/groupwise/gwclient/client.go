@@ -135,10 +135,12 @@ func (c *Client) Err() error {
 // Close ends the session. As libpurple does, it sends no logout request: it
 // closes the TLS connection, which the server treats as a sign-off (spec
 // §1.9). Outstanding requests fail with ErrClosed; undelivered events are
-// discarded and Events is closed. Close waits for the client's goroutines
-// and is safe to call more than once. Call it also after the server ended
-// the connection: until then the goroutine that delivers events waits for
-// the remaining buffered events to be received.
+// discarded, Events is closed and a Handler's End is called (unless a
+// handler call is still running: then End follows it). Close waits for the
+// client's goroutines and is safe to call more than once. With Events, call
+// it also after the server ended the connection: until then the goroutine
+// that delivers events waits for the remaining buffered events to be
+// received.
 func (c *Client) Close() error {
 	c.fail(ErrClosed)
 	c.closeOnce.Do(func() { close(c.quit) })
