@@ -143,10 +143,12 @@ func targets(m measurements) []targetRow {
 	if s := m.Storm; s != nil {
 		row := targetRow{Target: fmt.Sprintf("%d-device reconnect storm back in <= %v, no loss", stormTarget, targetStorm),
 			Measured: fmt.Sprintf("%d devices: %.1f s, %d messages lost, %d resumes or sends failed", s.Devices, s.Seconds, s.Lost, s.Failed),
-			Load:     s.Load, Met: ptr(s.Devices >= stormTarget && s.Seconds <= targetStorm.Seconds() && s.Lost == 0 && s.Failed == 0)}
+			Load:     s.Load, Met: ptr(s.Seconds <= targetStorm.Seconds() && s.Lost == 0 && s.Failed == 0)}
 		var notes []string
 		if s.Devices < stormTarget {
-			notes = append(notes, fmt.Sprintf("%d devices requested, %d reached", s.Requested, s.Devices))
+			// A smaller storm says nothing about the time 10,000 take.
+			row.Met = nil
+			notes = append(notes, fmt.Sprintf("the target names %d devices; %d requested, %d reached", stormTarget, s.Requested, s.Devices))
 		}
 		if s.FirstFailure != "" {
 			notes = append(notes, "first failure: "+s.FirstFailure)
