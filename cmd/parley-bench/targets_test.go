@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -209,5 +210,23 @@ func TestMemoryUsersAreShardedOverBackends(t *testing.T) {
 	}
 	if strings.Count(cfg, "{ id = ") != 25 {
 		t.Errorf("not every user is in the configuration")
+	}
+}
+
+func TestRaiseNoFileLiftsTheSoftLimitToTheHardOne(t *testing.T) {
+	var before syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &before); err != nil {
+		t.Skip(err)
+	}
+	got := raiseNoFile(1)
+	var after syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &after); err != nil {
+		t.Fatal(err)
+	}
+	if got != after.Cur || after.Cur != after.Max {
+		t.Errorf("raiseNoFile(1) = %d; soft %d, hard %d: the soft limit should be the hard one", got, after.Cur, after.Max)
+	}
+	if after.Max < before.Max {
+		t.Errorf("the hard limit went down from %d to %d", before.Max, after.Max)
 	}
 }
