@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -242,7 +243,7 @@ func relayTargets(levels []relayLevel) []targetRow {
 func backendsOf(levels []relayLevel) []string {
 	var out []string
 	for _, l := range levels {
-		if !strings.Contains(","+strings.Join(out, ",")+",", ","+l.Backend+",") {
+		if !slices.Contains(out, l.Backend) {
 			out = append(out, l.Backend)
 		}
 	}
