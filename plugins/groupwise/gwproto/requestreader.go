@@ -16,7 +16,8 @@ import (
 type RequestReader struct {
 	br      *bufio.Reader
 	lim     Limits
-	scratch []byte
+	scratch []byte // the piece being read
+	value   []byte // the value of the field being read
 	// per-request state
 	read   int
 	fields int
@@ -190,7 +191,9 @@ func (rr *RequestReader) readField(depth int) (Field, error) {
 	if err != nil {
 		return f, fmt.Errorf("field %q: %w", f.Tag, err)
 	}
-	val := append([]byte(nil), raw...)
+	// keep the value while the type piece reuses scratch
+	rr.value = append(rr.value[:0], raw...)
+	val := rr.value
 	typ, err := rr.readPiece("type", 3, true, ErrBadType)
 	if err != nil {
 		return f, fmt.Errorf("field %q: %w", f.Tag, err)
@@ -315,11 +318,16 @@ func parseDecimal(b []byte) (uint64, bool) {
 // unescape decodes a percent-encoded request value. It tolerates
 // libpurple's truncation quirk: everything from a NUL byte on is dropped, and
 // so is a dangling "%" or "%x" at the very end.
+//
+// raw is decoded in place (the result is never longer than the input).
 func unescape(raw []byte, max int) (string, error) {
 	if i := bytes.IndexByte(raw, 0); i >= 0 {
 		raw = raw[:i]
 	}
-	out := make([]byte, 0, min(len(raw), max))
+	if bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '+') < 0 {
+		return checkLen(raw, max)
+	}
+	out := raw[:0]
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch c {
