@@ -22,6 +22,7 @@ type Backend struct {
 	events   sdk.EventSink
 	logger   hclog.Logger
 	sessions map[string]*session // by the gateway's session id
+	pools    certPools           // the servers' CA bundles, parsed
 }
 
 // The capabilities the backend implements. There is deliberately no
@@ -52,7 +53,7 @@ func (b *Backend) Configure(_ context.Context, cfg sdk.Config) error {
 		return err
 	}
 	if cfg.DefaultServer.Host != "" {
-		if _, err := s.clientConfig(cfg.DefaultServer); err != nil {
+		if _, err := s.clientConfig(cfg.DefaultServer, &b.pools); err != nil {
 			return err
 		}
 	}
@@ -100,7 +101,7 @@ func (b *Backend) OpenSession(ctx context.Context, cred sdk.Credentials) (sdk.Sn
 	if cred.Server.Host != "" {
 		server = cred.Server
 	}
-	cfg, err := settings.clientConfig(server)
+	cfg, err := settings.clientConfig(server, &b.pools)
 	if err != nil {
 		return sdk.Snapshot{}, err
 	}

@@ -2,7 +2,6 @@ package groupwise
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
@@ -10,15 +9,6 @@ import (
 	"github.com/parleygw/parley/plugins/groupwise/gwproto"
 	"github.com/parleygw/parley/plugins/sdk"
 )
-
-// certPool parses the PEM bundle that verifies the server.
-func certPool(pem []byte) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, &sdk.Error{Reason: sdk.ReasonInvalidArgument, Message: "groupwise: the server CA PEM holds no certificate"}
-	}
-	return pool, nil
-}
 
 func sdkErr(r sdk.Reason, err error) *sdk.Error {
 	return &sdk.Error{Reason: r, Message: err.Error()}

@@ -140,9 +140,9 @@ func invalidSetting(format string, args ...any) error {
 	return &sdk.Error{Reason: sdk.ReasonInvalidArgument, Message: "groupwise: settings: " + fmt.Sprintf(format, args...)}
 }
 
-// clientConfig is the gwclient configuration of one session on server.
-// Errors are sdk.ReasonInvalidArgument.
-func (s Settings) clientConfig(server sdk.ServerAddress) (gwclient.Config, error) {
+// clientConfig is the gwclient configuration of one session on server;
+// pools parses its CA bundle. Errors are sdk.ReasonInvalidArgument.
+func (s Settings) clientConfig(server sdk.ServerAddress, pools *certPools) (gwclient.Config, error) {
 	if server.Host == "" {
 		return gwclient.Config{}, &sdk.Error{Reason: sdk.ReasonInvalidArgument, Message: "groupwise: no server host configured"}
 	}
@@ -164,7 +164,7 @@ func (s Settings) clientConfig(server sdk.ServerAddress) (gwclient.Config, error
 		cfg.Port = gwclient.DefaultPort
 	}
 	if len(server.CAPEM) > 0 {
-		pool, err := certPool(server.CAPEM)
+		pool, err := pools.get(server.CAPEM)
 		if err != nil {
 			return gwclient.Config{}, err
 		}
