@@ -286,11 +286,12 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		}
 		g.track(conn, true)
 		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			defer g.track(conn, false)
-			g.links.Serve(ctx, conn)
-		}()
+		// This goroutine ends after the login; the link's session gets
+		// one of its own, with a fresh small stack (see link.Server.Start).
+		go g.links.Start(ctx, conn, func() {
+			g.track(conn, false)
+			g.wg.Done()
+		})
 	}
 }
 

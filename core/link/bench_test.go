@@ -34,6 +34,11 @@ type benchGateway struct {
 	caPEM []byte
 }
 
+// quietPeriod is how long a link of a benchmark gateway waits without work
+// before it gives up its writer goroutine: short, so that
+// BenchmarkIdleSession measures idle links, not links that just logged in.
+const quietPeriod = 20 * time.Millisecond
+
 func startBenchGateway(b *testing.B, users ...string) *benchGateway {
 	b.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Error, Output: io.Discard})
@@ -83,14 +88,14 @@ func startBenchGateway(b *testing.B, users ...string) *benchGateway {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	srv := link.NewServer(link.Config{ServerVersion: "bench", Heartbeat: time.Minute}, r, sessions, logger, nil)
+	srv := link.NewServer(link.Config{ServerVersion: "bench", Heartbeat: time.Minute, QuietPeriod: quietPeriod}, r, sessions, logger, nil)
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go srv.Serve(ctx, conn)
+			go srv.Start(ctx, conn, func() {})
 		}
 	}()
 	return &benchGateway{addr: ln.Addr().String(), caPEM: term.CertificatePEM()}
@@ -255,6 +260,11 @@ func BenchmarkIdleSession(b *testing.B) {
 		g.loginBuffered(b, users[i], 1)
 	}
 	b.StopTimer()
+	// Wait for the links to give up their writers: each idle session
+	// keeps the gateway's reader and the client's.
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > goroutines+2*b.N+b.N/100+1 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	n := float64(b.N)

@@ -16,3 +16,14 @@ func (s *Server) Throttled() float64 {
 	s.metrics.throttled.Write(&m)
 	return m.GetCounter().GetValue()
 }
+
+// Parked is how many links have no writer goroutine.
+func (s *Server) Parked() int {
+	s.parking.mu.Lock()
+	defer s.parking.mu.Unlock()
+	n := 0
+	for _, sh := range s.parking.shards {
+		n += len(sh.links)
+	}
+	return n
+}

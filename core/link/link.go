@@ -2,11 +2,11 @@ package link
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +31,7 @@ type Config struct {
 	HandshakeTimeout time.Duration // Hello and Login must arrive within it
 	MaxBatch         int           // messages per outgoing frame
 	MaxInFlight      int           // requests started and answers not yet written, per link
+	QuietPeriod      time.Duration // a link with nothing to send for this long gives up its writer goroutine
 	MaxLoginAttempts int
 	ServerVersion    string
 	Backends         []string
@@ -53,6 +54,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 32
 	}
+	if c.QuietPeriod <= 0 {
+		c.QuietPeriod = min(time.Second, c.Heartbeat/4)
+	}
 	if c.MaxLoginAttempts <= 0 {
 		c.MaxLoginAttempts = 3
 	}
@@ -67,27 +71,56 @@ type Server struct {
 	sessions *session.Manager
 	logger   hclog.Logger
 	metrics  *metrics
+	quiet    ticks    // the writers' clock: heartbeats and giving up when quiet
+	parking  *parking // watches the links that have no writer
 }
 
 // NewServer returns a Server. reg may be nil.
 func NewServer(cfg Config, r *router.Router, sessions *session.Manager, logger hclog.Logger, reg prometheus.Registerer) *Server {
-	return &Server{cfg: cfg.withDefaults(), router: r, handler: r, sessions: sessions, logger: logger, metrics: newMetrics(reg)}
+	cfg = cfg.withDefaults()
+	return &Server{cfg: cfg, router: r, handler: r, sessions: sessions, logger: logger, metrics: newMetrics(reg),
+		quiet: ticks{period: cfg.QuietPeriod}, parking: newParking(cfg.Heartbeat / 4)}
 }
 
 // Serve runs one link until it ends. It closes conn.
 func (s *Server) Serve(ctx context.Context, conn net.Conn) {
-	defer conn.Close()
+	done := make(chan struct{})
+	s.Start(ctx, conn, func() { close(done) })
+	<-done
+}
+
+// Start runs the link's TLS handshake, Hello and login on the calling
+// goroutine, then serves the session on a goroutine of its own and
+// returns. The session's reader, which an idle link keeps for as long as
+// it is attached, thus starts with a small stack instead of the one the
+// handshake and the login grew. done runs when the link has ended; conn
+// is closed by then.
+func (s *Server) Start(ctx context.Context, conn net.Conn, done func()) {
 	s.metrics.links.Inc()
-	defer s.metrics.links.Dec()
-	l := &link{srv: s, conn: conn, in: frame.NewReader(conn, s.cfg.Limits), out: frame.NewWriter(conn, s.cfg.Limits),
-		logger: s.logger.With("remote", conn.RemoteAddr().String())}
-	err := l.run(ctx)
+	l := &link{srv: s, conn: conn, in: frame.NewReader(conn, s.cfg.Limits), out: frame.NewWriter(conn, s.cfg.Limits)}
+	pending, err := l.open(ctx)
+	if err != nil {
+		l.close(err)
+		done()
+		return
+	}
+	go func() {
+		l.close(l.serveSession(ctx, pending))
+		done()
+	}()
+}
+
+// close closes the link's connection and logs why it ended, if that is
+// worth a line.
+func (l *link) close(err error) {
+	l.conn.Close()
+	l.srv.metrics.links.Dec()
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, frame.ErrProtocol), errors.Is(err, errBadMessage):
-		l.logger.Info("closing link after a protocol error", "error", err)
+		l.srv.logger.Info("closing link after a protocol error", "remote", l.conn.RemoteAddr().String(), "error", err)
 	default:
-		l.logger.Debug("link ended", "error", err)
+		l.srv.logger.Debug("link ended", "remote", l.conn.RemoteAddr().String(), "error", err)
 	}
 }
 
@@ -105,7 +138,6 @@ type link struct {
 	conn   net.Conn
 	in     *frame.Reader
 	out    *frame.Writer
-	logger hclog.Logger
 	hello  *devicev1.Hello
 	device *session.Device
 	gen    uint64          // the device's attachment this link holds
@@ -120,7 +152,8 @@ type link struct {
 	answered sync.WaitGroup // requests started and not yet answered
 	mu       sync.Mutex
 	replies  []*devicev1.Message // answers waiting for the writer
-	kick     chan struct{}       // signalled when replies were queued
+
+	writerState
 }
 
 // read returns the messages of the next frame. A frame error or an
@@ -174,15 +207,21 @@ func errorReply(id uint64, e *devicev1.Error) *devicev1.Message {
 	return &devicev1.Message{Id: id, Body: &devicev1.Message_Error{Error: e}}
 }
 
-func (l *link) run(ctx context.Context) error {
+// open runs the TLS handshake, Hello/Welcome and the login. It returns the
+// messages that followed a successful Login or Resume in its frame.
+func (l *link) open(ctx context.Context) ([]*devicev1.Message, error) {
+	if tc, ok := l.conn.(*tls.Conn); ok {
+		hctx, cancel := context.WithTimeout(ctx, l.srv.cfg.HandshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("link: tls handshake: %w", err)
+		}
+	}
 	if err := l.handshake(); err != nil {
-		return err
+		return nil, err
 	}
-	pending, err := l.authenticate(ctx)
-	if err != nil {
-		return err
-	}
-	return l.serveSession(ctx, pending)
+	return l.authenticate(ctx)
 }
 
 // handshake reads Hello and answers Welcome.
@@ -275,27 +314,24 @@ func (l *link) sendOpened(id uint64, opened *devicev1.SessionOpened) error {
 	return l.reply(false, &devicev1.Message{Id: id, Body: &devicev1.Message_Snapshot{Snapshot: snap}})
 }
 
-// serveSession runs the reader here and the writer in a goroutine until
-// either ends.
+// serveSession runs the reader here until the link ends; a writer runs
+// while there is something to send (see writer.go).
 func (l *link) serveSession(ctx context.Context, pending []*devicev1.Message) error {
 	l.slots = make(chan struct{}, l.srv.cfg.MaxInFlight)
 	l.kick = make(chan struct{}, 1)
-	writerDone := make(chan error, 1)
-	writerExited := make(chan struct{})
-	stop := make(chan struct{})
-	go func() {
-		writerDone <- l.writeLoop(stop)
-		close(writerExited)
-	}()
+	l.stop = make(chan struct{})
+	l.broken = make(chan struct{})
+	l.fileWake = l.filesWake()
+	l.lastPing.Store(time.Now().UnixNano())
+	l.wakeWriter() // replay what the device missed at once
 
-	err := l.readLoop(ctx, pending, writerExited)
-	close(stop)
-	werr := <-writerDone
+	err := l.readLoop(ctx, pending)
+	werr := l.finish()
 	if errors.Is(err, errLoggedOut) {
 		return nil
 	}
 	l.srv.sessions.Detach(l.device, l.gen)
-	if err == nil || errors.Is(err, errWriterEnded) {
+	if errors.Is(err, errWriterEnded) {
 		err = werr
 	}
 	return err
@@ -306,7 +342,7 @@ var (
 	errWriterEnded = errors.New("link: writer ended")
 )
 
-func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, writerExited <-chan struct{}) error {
+func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message) error {
 	idle := l.srv.cfg.IdleTimeout
 	for ; ; msgs = nil {
 		if msgs == nil {
@@ -334,7 +370,7 @@ func (l *link) readLoop(ctx context.Context, msgs []*devicev1.Message, writerExi
 				l.srv.metrics.throttled.Inc()
 				select {
 				case l.slots <- struct{}{}:
-				case <-writerExited:
+				case <-l.broken:
 					return errWriterEnded
 				case <-ctx.Done():
 					return ctx.Err()
@@ -387,10 +423,7 @@ func (l *link) queueReply(m *devicev1.Message) {
 	l.mu.Lock()
 	l.replies = append(l.replies, m)
 	l.mu.Unlock()
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
+	l.wakeWriter()
 }
 
 // takeReplies moves up to max queued answers into batch and frees their
@@ -410,114 +443,4 @@ func (l *link) takeReplies(batch []*devicev1.Message, max int) []*devicev1.Messa
 		<-l.slots
 	}
 	return batch
-}
-
-// coalesceWindow is how recently the link must have flushed for the writer
-// to count it as busy: a busy writer yields once before flushing, so that
-// replies and events that become ready meanwhile share its TLS record and
-// write syscall. A link that was quiet flushes at once and adds no latency.
-const coalesceWindow = time.Millisecond
-
-// writeLoop sends replies and session events, batching whatever is ready
-// into one frame, and pings when the link has been quiet.
-func (l *link) writeLoop(stop <-chan struct{}) error {
-	heartbeat := time.NewTicker(l.srv.cfg.Heartbeat)
-	defer heartbeat.Stop()
-	max := l.srv.cfg.MaxBatch
-	filesWake := l.filesWake()
-	var batch []*devicev1.Message
-	var lastFlush time.Time
-	// gather moves the waiting replies and events into batch, up to max.
-	gather := func() {
-		batch = l.takeReplies(batch, max-len(batch))
-		if len(batch) >= max {
-			return
-		}
-		events, gap := l.device.Next(max - len(batch))
-		if gap != nil {
-			// Events were lost to overflow: say so, then resynchronise
-			// the device with a fresh snapshot before what follows.
-			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: &devicev1.Event{
-				TimeUnixMs: time.Now().UnixMilli(), Kind: &devicev1.Event_Gap{Gap: gap}}}})
-			if snap := l.srv.router.SnapshotEvent(context.Background(), l.device.Session()); snap != nil {
-				batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: snap}})
-			}
-		}
-		for _, e := range events {
-			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: e}})
-		}
-	}
-	writeBatch := func() error {
-		err := l.write(false, batch...)
-		clear(batch)
-		batch = batch[:0]
-		return err
-	}
-	flush := func() error {
-		yielded := false
-		for {
-			gather()
-			if len(batch) >= max {
-				if err := writeBatch(); err != nil {
-					return err
-				}
-				continue
-			}
-			if len(batch) > 0 && !yielded && time.Since(lastFlush) < coalesceWindow {
-				// Busy: let the reader and the plugin stream run once,
-				// then take what they made ready along.
-				yielded = true
-				runtime.Gosched()
-				continue
-			}
-			if len(batch) > 0 {
-				if err := writeBatch(); err != nil {
-					return err
-				}
-			}
-			if err := l.sendFiles(); err != nil {
-				return err
-			}
-			if l.out.Buffered() == 0 {
-				return nil
-			}
-			lastFlush = time.Now()
-			return l.out.Flush()
-		}
-	}
-	// Replay what the device missed at once, before anything else happens.
-	if err := flush(); err != nil {
-		l.conn.Close()
-		return err
-	}
-	for {
-		select {
-		case <-l.kick:
-		case <-l.stale:
-			// The device is back on a newer link; this one must not take
-			// its events.
-			l.conn.Close()
-			return nil
-		case <-l.device.Wake():
-		case <-filesWake:
-		case <-heartbeat.C:
-			batch = append(batch, &devicev1.Message{Body: &devicev1.Message_Ping{Ping: &devicev1.Ping{Nonce: uint64(time.Now().UnixNano())}}})
-		case <-stop:
-			// deliver the replies the reader queued last (a Logout's Ok)
-			err := flush()
-			l.conn.Close()
-			return err
-		}
-		if err := flush(); err != nil {
-			l.conn.Close() // unblock the reader
-			return err
-		}
-		if l.device.Session().Ended() {
-			// Send what was queued before the session ended (a Logout's
-			// Ok is queued before the logout ends it), then close.
-			err := flush()
-			l.conn.Close()
-			return err
-		}
-	}
 }

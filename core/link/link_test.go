@@ -139,7 +139,7 @@ func startGatewayOpts(t *testing.T, o gatewayOptions, users ...string) *gateway 
 			if err != nil {
 				return
 			}
-			go srv.Serve(ctx, conn)
+			go srv.Start(ctx, conn, func() {})
 		}
 	}()
 	return &gateway{addr: ln.Addr().String(), caPEM: term.CertificatePEM(), backends: be, sessions: sessions, router: r, links: srv}
