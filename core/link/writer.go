@@ -125,7 +125,6 @@ func (l *link) park() bool {
 // lets no writer start again.
 func (l *link) end(err error) {
 	l.wmu.Lock()
-	defer l.wmu.Unlock()
 	l.writing = false
 	if l.werr == nil {
 		l.werr = err
@@ -134,6 +133,10 @@ func (l *link) end(err error) {
 		l.closing = true
 		close(l.broken)
 	}
+	l.wmu.Unlock()
+	// Closing a TLS connection may wait for its close_notify to be
+	// written: not while holding wmu, which the plugin stream's goroutine
+	// takes to queue answers.
 	l.conn.Close()
 }
 
