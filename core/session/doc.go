@@ -20,7 +20,8 @@
 // acknowledgements are saved lazily, once a second at most per session.
 //
 // A clean stop loses nothing: SaveAll writes every session with its
-// unacknowledged events and dedupe window, marked final, and waits. A crash
+// unacknowledged events and dedupe window, marked final, and waits; after
+// it every change, a delivered event included, is written at once. A crash
 // loses what had not been written yet, at most the last SaveDelay plus one
 // write: sessions opened in that time are gone (their devices get
 // ErrResumeExpired and log in again), and a device whose token rotated in

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -94,7 +95,7 @@ type persister struct {
 	pending map[string]*pendingWrite
 	queue   []*pendingWrite // pending writes, oldest first
 	acked   []*Session      // sessions whose positions moved, saved lazily
-	stopped bool
+	stopped atomic.Bool     // set under mu; read without it by Deliver
 
 	wake  chan struct{} // a write became pending
 	full  chan struct{} // a batch's worth is pending
@@ -151,7 +152,7 @@ func (p *persister) run() {
 // mark makes a write of s pending (or writes it at once after stop).
 func (p *persister) mark(s *Session, remove, events bool) {
 	p.mu.Lock()
-	if p.stopped {
+	if p.stopped.Load() {
 		// After SaveAll every record is final: a later write keeps the
 		// session's events with it.
 		p.mu.Unlock()
@@ -178,7 +179,7 @@ func (p *persister) mark(s *Session, remove, events bool) {
 // position moved; the caller set s.ackDirty.
 func (p *persister) markAckedLater(s *Session) {
 	p.mu.Lock()
-	if !p.stopped {
+	if !p.stopped.Load() {
 		p.acked = append(p.acked, s)
 	}
 	p.mu.Unlock()
@@ -280,11 +281,11 @@ func (p *persister) flushPending() {
 // written synchronously.
 func (p *persister) stop() {
 	p.mu.Lock()
-	if p.stopped {
+	if p.stopped.Load() {
 		p.mu.Unlock()
 		return
 	}
-	p.stopped = true
+	p.stopped.Store(true)
 	p.acked = nil
 	p.mu.Unlock()
 	close(p.quit)
@@ -344,6 +345,13 @@ func (m *Manager) forget(s *Session) {
 	}
 }
 
+// delivered writes a session that got an event after SaveAll.
+func (m *Manager) delivered(s *Session) {
+	if m.persist != nil && m.persist.stopped.Load() {
+		m.persist.mark(s, false, true)
+	}
+}
+
 // ackMoved schedules a lazy save of the session's acknowledged positions.
 func (m *Manager) ackMoved(s *Session) {
 	if m.persist != nil && s.ackDirty.CompareAndSwap(false, true) {
@@ -361,8 +369,9 @@ func (m *Manager) Flush() {
 
 // SaveAll writes every session with its event log and dedupe window and
 // waits for the store (at shutdown). After it, the persister's goroutine
-// is gone and later changes (sessions ending as their backends stop) are
-// written synchronously.
+// is gone and every later change is written at once, events delivered
+// while the gateway stops included (a transfer that ends, sessions ending
+// as their backends stop), so the store has them when it closes.
 func (m *Manager) SaveAll() {
 	if m.persist == nil {
 		return

@@ -267,12 +267,14 @@ func TestSaveAllWritesPendingChangesAndLogs(t *testing.T) {
 	if !ok || !r.Final || len(r.Events) != 1 || string(r.Devices[0].TokenHash) != string(func() []byte { h := hashToken(token); return h[:] }()) {
 		t.Fatalf("after SaveAll: stored %v %+v, want the final record with the newest token and the unacknowledged event", ok, r)
 	}
-	// Changes after SaveAll are written at once and keep the record
-	// final; a session ending then (its backend stops) is forgotten at
-	// once: nothing is left pending when the store closes.
+	// Changes after SaveAll, events included (a transfer ended by the
+	// shutdown), are written at once and keep the record final; a session
+	// ending then (its backend stops) is forgotten at once: nothing is
+	// left pending when the store closes.
 	m.Detach(d, gen(d))
-	if r, _ := store.record(t, d.Session().ID); !r.Final || len(r.Events) != 1 || r.Devices[0].DetachedAt.IsZero() {
-		t.Fatalf("a detach after SaveAll stored %+v, want the detach in the final record with its event", r)
+	d.Session().Deliver(message("the transfer ended"))
+	if r, _ := store.record(t, d.Session().ID); !r.Final || len(r.Events) != 2 || r.Devices[0].DetachedAt.IsZero() {
+		t.Fatalf("a detach and an event after SaveAll stored %+v, want both in the final record", r)
 	}
 	m.Logout(d)
 	if store.len() != 0 {

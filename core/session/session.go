@@ -160,6 +160,7 @@ func (s *Session) Deliver(e *devicev1.Event) {
 	if dropped > 0 {
 		s.mgr.metrics.overflows.Add(float64(dropped))
 	}
+	s.mgr.delivered(s)
 }
 
 // Claim starts handling a client message id. If the id was handled
