@@ -313,7 +313,10 @@ func (s *Session) record(withEvents bool) (Record, bool) {
 	r := Record{ID: s.ID, User: s.User, Backend: s.Backend, Login: s.Login, CreatedAt: s.createdAt,
 		LastSeq: s.log.lastSeq, SealedPassword: s.sealed, VerifierSalt: s.verifier.salt[:], VerifierHash: s.verifier.hash}
 	for _, d := range s.devices {
-		r.Devices = append(r.Devices, DeviceRecord{ID: d.ID, TokenHash: d.tokenHash[:], Acked: d.acked, DetachedAt: d.detachedAt})
+		// A copy: the record is encoded after s.mu is released, while the
+		// device may re-attach with a new token.
+		hash := d.tokenHash
+		r.Devices = append(r.Devices, DeviceRecord{ID: d.ID, TokenHash: hash[:], Acked: d.acked, DetachedAt: d.detachedAt})
 	}
 	if withEvents {
 		r.Final = true
