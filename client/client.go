@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleygw/parley/core/frame"
@@ -77,6 +78,7 @@ type Conn struct {
 	conn    net.Conn
 	in      *frame.Reader
 	wmu     sync.Mutex
+	senders atomic.Int32 // goroutines in send, for sharing writes
 	out     *frame.Writer
 	Welcome *devicev1.Welcome
 
@@ -198,12 +200,32 @@ func (c *Conn) send(sensitive bool, msgs ...*devicev1.Message) error {
 	if err != nil {
 		return fmt.Errorf("client: marshal: %w", err)
 	}
+	// Senders that meet here share one write: each buffers its frame, and
+	// the last of those waiting for wmu flushes them all together. A
+	// failed write ends the link, so the requests whose frames another
+	// sender flushed learn of it too.
+	c.senders.Add(1)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.out.WriteFrame(body, sensitive); err != nil {
-		return fmt.Errorf("client: write: %w", err)
+	err = c.out.WriteFrame(body, sensitive)
+	var tooLarge *frame.LimitError
+	if err != nil && !errors.As(err, &tooLarge) {
+		c.senders.Add(-1)
+		err = fmt.Errorf("client: write: %w", err)
+		c.fail(err)
+		return err
 	}
-	return c.out.Flush()
+	if c.senders.Add(-1) == 0 {
+		if ferr := c.out.Flush(); ferr != nil {
+			ferr = fmt.Errorf("client: write: %w", ferr)
+			c.fail(ferr)
+			return ferr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("client: write: %w", err) // this frame only: too large
+	}
+	return nil
 }
 
 func (c *Conn) readLoop() {

@@ -518,3 +518,17 @@ func TestSessionSurvivesCutLinksWithoutLossOrDuplicates(t *testing.T) {
 	}
 	waitMessage(t, bob, "alice", "sent across a drop")
 }
+
+func TestRequestLargerThanAFrameFailsAloneAndTheLinkWorksOn(t *testing.T) {
+	g := startGateway(t, "alice", "bob")
+	alice, bob := g.login(t, "alice"), g.login(t, "bob")
+	ctx := context.Background()
+	huge := string(make([]byte, 2<<20))
+	if _, err := alice.SendMessage(ctx, "bob", "", huge, "huge"); err == nil {
+		t.Fatal("a request larger than the largest frame was sent")
+	}
+	if _, err := alice.SendMessage(ctx, "bob", "", "small", "small"); err != nil {
+		t.Fatalf("after a request too large to send: %v", err)
+	}
+	waitMessage(t, bob, "alice", "small")
+}
