@@ -55,7 +55,7 @@ func (c Config) withDefaults() Config {
 		c.MaxInFlight = 32
 	}
 	if c.QuietPeriod <= 0 {
-		c.QuietPeriod = min(time.Second, c.Heartbeat/4)
+		c.QuietPeriod = max(min(time.Second, c.Heartbeat/4), time.Millisecond)
 	}
 	if c.MaxLoginAttempts <= 0 {
 		c.MaxLoginAttempts = 3
@@ -79,7 +79,7 @@ type Server struct {
 func NewServer(cfg Config, r *router.Router, sessions *session.Manager, logger hclog.Logger, reg prometheus.Registerer) *Server {
 	cfg = cfg.withDefaults()
 	return &Server{cfg: cfg, router: r, handler: r, sessions: sessions, logger: logger, metrics: newMetrics(reg),
-		quiet: ticks{period: cfg.QuietPeriod}, parking: newParking(cfg.Heartbeat / 4)}
+		quiet: ticks{period: cfg.QuietPeriod}, parking: newParking(max(cfg.Heartbeat/4, time.Millisecond))}
 }
 
 // Serve runs one link until it ends. It closes conn.
