@@ -37,6 +37,10 @@ type device struct {
 	// lastWire and lastBody are the size of the last frame read, on the
 	// link (header included, compressed if it was) and decoded.
 	lastWire, lastBody int
+	// loginWire and loginBody are the size of the last Login's answer:
+	// the SessionOpened frame and, when the snapshot follows in a frame of
+	// its own, that frame too.
+	loginWire, loginBody int
 }
 
 // countingConn counts the bytes read and written through it.
@@ -81,7 +85,8 @@ func dialDevice(ctx context.Context, addr string, tlsCfg *tls.Config, local net.
 		defer conn.SetDeadline(time.Time{})
 	}
 	resp, err := dev.call(&devicev1.Message{Body: &devicev1.Message_Hello{Hello: &devicev1.Hello{
-		ProtocolVersion: 1, ClientName: "parley-bench", DeviceId: deviceID}}})
+		ProtocolVersion: 1, ClientName: "parley-bench", DeviceId: deviceID,
+		Capabilities: []string{devicev1.CapabilityLoginSnapshotFrame}}}})
 	if err != nil {
 		dev.Close()
 		return nil, err
@@ -160,9 +165,30 @@ func (d *device) login(user string) (*devicev1.SessionOpened, error) {
 	if o == nil {
 		return nil, fmt.Errorf("login %s: %w: %T", user, errUnexpected, resp.Body)
 	}
+	d.loginWire, d.loginBody = d.lastWire, d.lastBody
+	if o.SnapshotFollows {
+		if o.Snapshot, err = d.followingSnapshot(resp.Id); err != nil {
+			return nil, fmt.Errorf("login %s: %w", user, err)
+		}
+	}
 	d.lastSeq = max(d.lastSeq, o.LastSeq)
 	d.sessionID, d.token = o.SessionId, o.ResumeToken
 	return o, nil
+}
+
+// followingSnapshot reads the frame after a SessionOpened with
+// snapshot_follows: the Login's snapshot, under the Login's id.
+func (d *device) followingSnapshot(id uint64) (*devicev1.Snapshot, error) {
+	msgs, err := d.readFrame()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot after SessionOpened: %w", err)
+	}
+	d.loginWire += d.lastWire
+	d.loginBody += d.lastBody
+	if len(msgs) != 1 || msgs[0].Id != id || msgs[0].GetSnapshot() == nil {
+		return nil, fmt.Errorf("snapshot after SessionOpened: %w: %d messages", errUnexpected, len(msgs))
+	}
+	return msgs[0].GetSnapshot(), nil
 }
 
 // resume re-attaches to a session.

@@ -164,6 +164,11 @@ func writeServerCert(certFile, keyFile string) error {
 // log at info or finer, since the bench waits for its "listening" line.
 var gatewayLogLevel = "info"
 
+// gatewayGOGC is the GOGC parleyd runs with (-gateway-gogc): the value
+// conf/parleyd.service sets, so that memory per session is measured as it
+// is deployed.
+var gatewayGOGC = "50"
+
 // gatewaySpec is what a parleyd run is configured with.
 type gatewaySpec struct {
 	memoryUsers []imUser // memory backend directory; nil: no memory backend
@@ -216,7 +221,11 @@ func startGateway(ctx context.Context, binDir, work, name string, spec gatewaySp
 	if err := os.WriteFile(cfgFile, []byte(gatewayConfig(binDir, data, metricsPort, spec)), 0o600); err != nil {
 		return nil, err
 	}
-	p, err := startProc("parleyd", filepath.Join(binDir, "parleyd"), []string{"-config", cfgFile}, nil)
+	var env []string
+	if gatewayGOGC != "" {
+		env = append(env, "GOGC="+gatewayGOGC)
+	}
+	p, err := startProc("parleyd", filepath.Join(binDir, "parleyd"), []string{"-config", cfgFile}, env)
 	if err != nil {
 		return nil, err
 	}

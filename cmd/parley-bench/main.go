@@ -79,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.relay.inflight, "inflight", 8, "relay: concurrent sends per sender device")
 	fs.IntVar(&loginConcurrency, "login-concurrency", loginConcurrency, "idle, storm: logins in flight while sessions are set up")
 	fs.StringVar(&gatewayLogLevel, "gateway-log-level", gatewayLogLevel, "parleyd's log level: info, debug or trace (failures print the end of its log)")
+	fs.StringVar(&gatewayGOGC, "gateway-gogc", gatewayGOGC, "GOGC for parleyd, as conf/parleyd.service sets it (empty: Go's default)")
 	fs.IntVar(&o.idle.groupwise, "idle-groupwise", 1000, "idle: sessions on the GroupWise backend, with an IM connection each (0: skip)")
 	fs.IntVar(&o.resume.rounds, "resume-rounds", 200, "resume: full logins and resumes timed, each")
 	fs.DurationVar(&o.resume.imRTT, "im-rtt", 50*time.Millisecond, "resume: round-trip time added between the GroupWise plugin and the fake server (0: none)")

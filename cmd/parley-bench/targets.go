@@ -168,7 +168,7 @@ func targets(m measurements) []targetRow {
 		rows = append(rows, targetRow{Target: fmt.Sprintf("login snapshot (%d contacts) on the wire <= %.0f%% of uncompressed", w.Contacts, targetWireRatio*100),
 			Measured: fmt.Sprintf("%d B = %.0f%%", w.Compressed, ratio*100),
 			Baseline: fmt.Sprintf("%d B uncompressed", w.Uncompressed), Met: atMost(ratio, targetWireRatio), Load: w.Load,
-			Note: "the SessionOpened frame on the link"})
+			Note: "the Login answer on the link: the SessionOpened frame (resume token, never compressed) and the snapshot frame after it"})
 	}
 	return rows
 }
