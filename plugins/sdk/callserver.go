@@ -22,7 +22,7 @@ func (s *grpcServer) Calls(stream pb.Backend_CallsServer) error {
 	results := newBatcher[*pb.Result]()
 	sent := make(chan error, 1)
 	go func() { sent <- sendResults(ctx, stream, results) }()
-	workers := &sessionWorkers{run: func(c *pb.Call) {
+	workers := &sessionWorkers[*pb.Call]{run: func(c *pb.Call) {
 		r := s.runCall(ctx, c)
 		results.put(r, resultBytes(r))
 	}}
@@ -140,29 +140,30 @@ func callErrorFromPB(ce *pb.CallError) *Error {
 	return e
 }
 
-// sessionWorkers runs calls in order per session: a session with queued
-// calls has one goroutine working through them, which ends when the
-// session's queue is empty.
-type sessionWorkers struct {
-	run    func(*pb.Call)
+// sessionWorkers runs work in order per session: a session with queued
+// work has one goroutine working through it, which ends when the session's
+// queue is empty. Sessions run concurrently.
+type sessionWorkers[T any] struct {
+	run    func(T)
 	mu     sync.Mutex
-	queues map[string][]*pb.Call
+	queues map[string][]T
 }
 
-func (w *sessionWorkers) add(session string, c *pb.Call) {
+func (w *sessionWorkers[T]) add(session string, v T) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.queues == nil {
-		w.queues = make(map[string][]*pb.Call)
+		w.queues = make(map[string][]T)
 	}
 	q, busy := w.queues[session]
-	w.queues[session] = append(q, c)
+	w.queues[session] = append(q, v)
 	if !busy {
 		go w.work(session)
 	}
 }
 
-func (w *sessionWorkers) work(session string) {
+func (w *sessionWorkers[T]) work(session string) {
+	var zero T
 	for {
 		w.mu.Lock()
 		q := w.queues[session]
@@ -171,10 +172,10 @@ func (w *sessionWorkers) work(session string) {
 			w.mu.Unlock()
 			return
 		}
-		c := q[0]
-		q[0] = nil
+		v := q[0]
+		q[0] = zero
 		w.queues[session] = q[1:]
 		w.mu.Unlock()
-		w.run(c)
+		w.run(v)
 	}
 }

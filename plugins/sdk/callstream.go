@@ -67,26 +67,26 @@ func (c *Client) start(ctx context.Context, session, method string, call *pb.Cal
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if c.unaryCalls.Load() {
-		c.startUnary(ctx, deadline, call, done)
-		return
-	}
 	size := callBytes(call)
 	if size > maxItemBytes {
 		c.complete(method, nil, Errorf(ReasonInvalidArgument, "a call of %d bytes exceeds the %d byte limit", size, maxItemBytes), done)
 		return
 	}
 	for attempt := 0; ; attempt++ {
-		cs := c.callStream()
-		if err := cs.waitOpen(ctx, deadline); err != nil {
-			c.complete(method, nil, err, done)
+		cs, fallback := c.callStream()
+		if fallback != nil {
+			c.track(session)
+			fallback.add(session, &streamCall{ctx: ctx, session: session, method: method, call: call, deadline: deadline, done: done})
 			return
 		}
-		err := cs.add(ctx, session, method, call, size, deadline, done)
+		err := cs.waitOpen(ctx, deadline)
 		if err == nil {
-			return
+			if err = cs.add(ctx, session, method, call, size, deadline, done); err == nil {
+				return
+			}
 		}
-		// The stream failed between callStream and add: try a new one once.
+		// The stream failed before the call was on it: try a new one (or
+		// the fallback) once.
 		if attempt > 0 || !cs.failed() {
 			c.complete(method, nil, err, done)
 			return
@@ -102,14 +102,15 @@ func (c *Client) complete(method string, r *pb.Result, err error, done func(*pb.
 	done(r, err)
 }
 
-// startUnary runs a call as the unary call it stands for, for a plugin
-// built with an SDK that has no Calls stream. It blocks until the result.
-func (c *Client) startUnary(ctx context.Context, deadline time.Time, call *pb.Call, done func(*pb.Result, error)) {
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+// runUnary runs a call as the unary call it stands for, for a plugin built
+// with an SDK that has no Calls stream, and completes it. The fallback's
+// session workers run it, in order within the session.
+func (c *Client) runUnary(sc *streamCall) {
+	ctx, cancel := context.WithDeadline(sc.ctx, sc.deadline)
 	defer cancel()
-	r := &pb.Result{Id: call.Id}
+	r := &pb.Result{Id: sc.call.Id}
 	var err error
-	switch k := call.Kind.(type) {
+	switch k := sc.call.Kind.(type) {
 	case *pb.Call_SendMessage:
 		var resp *pb.SendMessageResponse
 		if resp, err = c.rpc.SendMessage(ctx, k.SendMessage); err == nil {
@@ -120,25 +121,36 @@ func (c *Client) startUnary(ctx context.Context, deadline time.Time, call *pb.Ca
 	case *pb.Call_SetPresence:
 		_, err = c.rpc.SetPresence(ctx, k.SetPresence)
 	}
+	if sc.timer != nil { // a call that was waiting on the failed stream
+		sc.timer.Stop()
+	}
+	if sc.stopCtx != nil {
+		sc.stopCtx()
+	}
+	c.untrack(sc.session)
 	if err != nil {
-		done(nil, fromStatus(err)) // the metrics interceptor saw the unary call
+		sc.done(nil, fromStatus(err)) // the metrics interceptor saw the unary call
 		return
 	}
-	done(r, nil)
+	sc.done(r, nil)
 }
 
 // callStream returns the working call stream, opening one if there is
-// none or the last one failed.
-func (c *Client) callStream() *callStream {
+// none or the last one failed; or, for a plugin without the Calls stream,
+// the workers that run its calls as unary calls.
+func (c *Client) callStream() (*callStream, *sessionWorkers[*streamCall]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.fallback != nil {
+		return nil, c.fallback
+	}
 	if cs := c.calls; cs != nil && !cs.failed() {
-		return cs
+		return cs, nil
 	}
 	cs := &callStream{client: c, ready: make(chan struct{}), out: newBatcher[*pb.Call](), pending: make(map[uint64]*streamCall)}
 	c.calls = cs
 	go cs.run()
-	return cs
+	return cs, nil
 }
 
 func (cs *callStream) failed() bool {
@@ -268,7 +280,14 @@ func (cs *callStream) complete(sc *streamCall, r *pb.Result, err error) {
 // does not know the Calls stream gets its waiting calls again as unary
 // calls, in order, and all later calls as unary calls too.
 func (cs *callStream) fail(err error) {
+	c := cs.client
 	unimplemented := status.Code(err) == codes.Unimplemented
+	if unimplemented {
+		// No new stream and no unary call until the waiting calls are
+		// queued for the fallback, ahead of any later call.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		err = &Error{Reason: ReasonBackendUnavailable, Message: "the plugin ended the call stream"}
@@ -285,15 +304,17 @@ func (cs *callStream) fail(err error) {
 	cs.mu.Unlock()
 	cs.cancel()
 	slices.SortFunc(waiting, func(a, b *streamCall) int { return cmp.Compare(a.call.Id, b.call.Id) })
-	if unimplemented {
-		cs.client.unaryCalls.Store(true)
+	if !unimplemented {
+		for _, sc := range waiting {
+			cs.complete(sc, nil, err)
+		}
+		return
+	}
+	if c.fallback == nil {
+		c.fallback = &sessionWorkers[*streamCall]{run: c.runUnary}
 	}
 	for _, sc := range waiting {
-		if unimplemented {
-			cs.client.startUnary(sc.ctx, sc.deadline, sc.call, func(r *pb.Result, err error) { cs.complete(sc, r, err) })
-			continue
-		}
-		cs.complete(sc, nil, err)
+		c.fallback.add(sc.session, sc)
 	}
 }
 

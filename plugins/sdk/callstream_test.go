@@ -16,7 +16,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -206,7 +208,7 @@ func TestBrokenStreamFailsWaitingCallsAndTheNextCallOpensANewOne(t *testing.T) {
 	c.SendMessageAsync(context.Background(), OutgoingMessage{SessionID: "s1", To: "bob", Text: "lost"},
 		func(_ string, err error) { failed <- err })
 	<-rec.entered
-	broken := c.callStream()
+	broken, _ := c.callStream()
 	broken.cancel() // as when the connection to the plugin breaks
 	if err := <-failed; ReasonOf(err) != ReasonBackendUnavailable {
 		t.Fatalf("waiting call returned %v, want backend_unavailable", err)
@@ -214,7 +216,7 @@ func TestBrokenStreamFailsWaitingCallsAndTheNextCallOpensANewOne(t *testing.T) {
 	if _, err := c.SendMessage(context.Background(), OutgoingMessage{SessionID: "s2", To: "bob", Text: "next"}); err != nil {
 		t.Fatalf("call after the break: %v", err)
 	}
-	if c.callStream() == broken {
+	if now, _ := c.callStream(); now == broken {
 		t.Fatal("the broken stream is still in use")
 	}
 }
@@ -435,6 +437,53 @@ func TestSizeBoundsAreNeverBelowTheEncodedSize(t *testing.T) {
 		r.Id = ^uint64(0)
 		if bound, size := resultBytes(r), proto.Size(r); bound < size {
 			t.Errorf("result %d: bound %d below its %d bytes", i, bound, size)
+		}
+	}
+}
+
+// olderPlugin is a plugin built with an SDK that has no Calls stream.
+type olderPlugin struct{ *grpcServer }
+
+func (olderPlugin) Calls(pb.Backend_CallsServer) error {
+	return status.Error(codes.Unimplemented, "unknown method Calls for service parley.backend.v1.Backend")
+}
+
+func TestPluginWithoutCallsStreamGetsUnaryCallsInOrder(t *testing.T) {
+	rec := newRecorder()
+	sock := filepath.Join(t.TempDir(), "plugin.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	pb.RegisterBackendServer(srv, olderPlugin{newGRPCServer(rec, 16, hclog.NewNullLogger())})
+	go srv.Serve(ln)
+	defer srv.Stop()
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := NewClient(conn)
+	const n = 50
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		c.SendMessageAsync(context.Background(), OutgoingMessage{SessionID: "s1", To: "bob", Text: strconv.Itoa(i)}, func(conv string, err error) {
+			if err != nil || conv != "conv:s1" {
+				t.Errorf("message %d: %q, %v", i, conv, err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	got := rec.got("s1")
+	if len(got) != n {
+		t.Fatalf("backend got %d messages, want %d", len(got), n)
+	}
+	for i, text := range got {
+		if text != strconv.Itoa(i) {
+			t.Fatalf("message %d was %q: out of order", i, text)
 		}
 	}
 }

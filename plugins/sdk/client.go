@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
@@ -37,9 +36,9 @@ type Client struct {
 	// a unary call would have returned. Set it before the first call.
 	ObserveCall func(method string, err error)
 
-	mu         sync.Mutex
-	calls      *callStream
-	unaryCalls atomic.Bool // the plugin has no Calls stream (an older SDK)
+	mu       sync.Mutex
+	calls    *callStream
+	fallback *sessionWorkers[*streamCall] // set when the plugin has no Calls stream (an older SDK)
 
 	flightMu sync.Mutex
 	flights  map[string]int           // calls on the stream per session
