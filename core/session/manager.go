@@ -87,10 +87,11 @@ type CloseFunc func(s *Session, reason string)
 
 // Manager is the session cache.
 type Manager struct {
-	cfg     Config
-	onClose CloseFunc
-	metrics metrics
-	persist *persister // nil without a Store
+	cfg       Config
+	onClose   CloseFunc
+	metrics   metrics
+	persist   *persister // nil without a Store
+	verifiers deriver
 
 	mu      sync.Mutex
 	byID    map[string]*Session
@@ -203,10 +204,7 @@ func (m *Manager) Login(ctx context.Context, user, backend, login, password, dev
 	}
 	close(s.ready)
 	d, token := m.attach(s, deviceID)
-	go func() {
-		s.verifier = newVerifier(password)
-		close(s.verifierReady)
-	}()
+	m.verifiers.derive(s, password)
 	m.save(s) // written once the verifier is there (see record)
 	return d, token, true, nil
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"runtime"
+	"sync"
 )
 
 // passwordVerifier lets a second device of a user join the existing
@@ -35,4 +37,52 @@ func derive(password string, salt []byte) []byte {
 		panic(err)
 	}
 	return key
+}
+
+// deriver derives the verifiers of new sessions off the login path, on at
+// most GOMAXPROCS goroutines that exist only while there is work: a burst
+// of logins queues its derivations (a session and a password each) instead
+// of starting a goroutine per login.
+type deriver struct {
+	mu      sync.Mutex
+	queue   []derivation
+	workers int
+}
+
+type derivation struct {
+	s        *Session
+	password string
+}
+
+// derive queues the derivation of s's verifier; s.verifierReady closes
+// when it is set.
+func (d *deriver) derive(s *Session, password string) {
+	d.mu.Lock()
+	d.queue = append(d.queue, derivation{s, password})
+	start := d.workers < runtime.GOMAXPROCS(0)
+	if start {
+		d.workers++
+	}
+	d.mu.Unlock()
+	if start {
+		go d.work()
+	}
+}
+
+func (d *deriver) work() {
+	for {
+		d.mu.Lock()
+		if len(d.queue) == 0 {
+			d.queue = nil // release the backing array after a burst
+			d.workers--
+			d.mu.Unlock()
+			return
+		}
+		job := d.queue[0]
+		d.queue[0] = derivation{} // the password is not kept
+		d.queue = d.queue[1:]
+		d.mu.Unlock()
+		job.s.verifier = newVerifier(job.password)
+		close(job.s.verifierReady)
+	}
 }

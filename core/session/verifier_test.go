@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -37,6 +38,28 @@ func TestJoinWaitsForTheVerifier(t *testing.T) {
 	}
 	if err := <-results["wrong"]; !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("join with a wrong password: %v, want ErrUnauthenticated", err)
+	}
+}
+
+// A burst of logins queues its derivations; every session gets its own
+// verifier.
+func TestEveryLoginOfABurstGetsItsVerifier(t *testing.T) {
+	m, _, _ := newTestManager(Config{})
+	const users = 50
+	for i := range users {
+		user := fmt.Sprint("user", i)
+		if _, _, _, err := m.Login(context.Background(), user, "memory", user, "secret-"+user, "phone", openOK); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range users {
+		user := fmt.Sprint("user", i)
+		if _, _, _, err := m.Login(context.Background(), user, "memory", user, "secret-user0", "tablet", openOK); (err == nil) != (i == 0) {
+			t.Fatalf("%s's tablet with user0's password: %v", user, err)
+		}
+		if _, _, _, err := m.Login(context.Background(), user, "memory", user, "secret-"+user, "tablet", openOK); err != nil {
+			t.Fatalf("%s's tablet with the right password: %v", user, err)
+		}
 	}
 }
 
