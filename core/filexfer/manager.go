@@ -361,7 +361,9 @@ func (m *Manager) Next(d *session.Device, gen uint64) []*devicev1.Message {
 // FromDevice takes a FileChunk (upload data) or FileChunkAck (download
 // progress) the device sent. Messages for unknown or ended transfers are
 // dropped: the device learns a transfer's end from its FileProgress event.
-// It never blocks on the plugin.
+// It never blocks on the plugin, and keeps no reference to msg or to a
+// chunk's data once it returns (the data is written to the spool), so the
+// caller may reuse the data's buffer.
 func (m *Manager) FromDevice(d *session.Device, msg *devicev1.Message) {
 	var id string
 	switch b := msg.Body.(type) {

@@ -18,7 +18,10 @@ import (
 // never holds up the requests and events of the link.
 
 // fromDevice hands a FileChunk or FileChunkAck to the file manager. They
-// are not requests and get no answer.
+// are not requests and get no answer. A chunk's data is the frame reader's
+// buffer (see decodeFrame), which the next read reuses; the manager has
+// written it to the transfer's spool, or dropped it, when FromDevice
+// returns, and keeps no reference to it.
 func (l *link) fromDevice(m *devicev1.Message) {
 	if files := l.srv.router.Files(); files != nil {
 		files.FromDevice(l.device, m)

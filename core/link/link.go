@@ -159,6 +159,9 @@ type link struct {
 // read returns the messages of the next frame. A frame error or an
 // unparseable body is answered with protocol_error before the caller
 // closes the link.
+//
+// The data of the FileChunks returned is the frame reader's buffer (see
+// decodeFrame): the caller is done with them before it reads again.
 func (l *link) read(deadline time.Duration) ([]*devicev1.Message, error) {
 	l.conn.SetReadDeadline(time.Now().Add(deadline))
 	body, err := l.in.ReadFrame()
@@ -169,14 +172,14 @@ func (l *link) read(deadline time.Duration) ([]*devicev1.Message, error) {
 		}
 		return nil, err
 	}
-	var f devicev1.Frame
-	if err := proto.Unmarshal(body, &f); err != nil {
+	msgs, err := decodeFrame(body)
+	if err != nil {
 		l.srv.metrics.protocolErrors.WithLabelValues("bad_protobuf").Inc()
 		l.sendError(&devicev1.Error{Code: devicev1.ErrorCode_PROTOCOL_ERROR, Message: "frame body is not a parley.device.v1.Frame"})
 		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
 	}
 	l.srv.metrics.framesIn.Inc()
-	return f.Messages, nil
+	return msgs, nil
 }
 
 // sendError writes an unsolicited error before the link closes.

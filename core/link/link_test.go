@@ -361,6 +361,8 @@ func TestHostileFramesGetProtocolErrorAndCloseWhileOthersWork(t *testing.T) {
 		"oversize length":   header(64<<20, 0),
 		"snappy bomb":       append(header(uint32(len(bomb)+1), 0x01), bomb...),
 		"garbage body":      append(header(5, 0), 0xff, 0xff, 0xff, 0xff),
+		// A FileChunk whose data claims more bytes than the frame holds.
+		"truncated file chunk": append(header(9, 0), 0x0a, 0x06, 0x9a, 0x03, 0x03, 0x1a, 0x09, 'x'),
 	}
 	for name, payload := range cases {
 		t.Run(name, func(t *testing.T) {
