@@ -8,8 +8,8 @@ import (
 	"github.com/parleygw/parley/core/frame"
 )
 
-// benchBodies covers a chat event (200 B) and a roster or history page
-// (64 KiB), compressed and not. Small bodies are below the default threshold,
+// benchBodies covers a chat event (200 B), a roster or history page
+// (64 KiB), compressed and not, and a file chunk. Small bodies are below the default threshold,
 // so the compressed case lowers it.
 var benchBodies = []struct {
 	name      string
@@ -22,6 +22,8 @@ var benchBodies = []struct {
 	{"64KiB/raw", compressible(64 << 10), frame.Limits{}, true},
 	{"64KiB/snappy", compressible(64 << 10), frame.Limits{}, false},
 	{"64KiB/incompressible", incompressible(64 << 10), frame.Limits{}, false},
+	// A file chunk frame: 64 KiB of data and its envelope, just past 64 KiB.
+	{"FileChunk/incompressible", incompressible(64<<10 + 40), frame.Limits{}, false},
 }
 
 func BenchmarkWriteFrame(b *testing.B) {

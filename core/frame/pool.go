@@ -49,6 +49,21 @@ func getBuffer(n int) *buffer {
 	return &buffer{b: make([]byte, n, 1<<(c+minClassShift))}
 }
 
+// idleBuffer returns a pooled buffer whose b has length n, or nil when
+// none is idle: it never allocates.
+func idleBuffer(n int) *buffer {
+	c := classOf(n)
+	if c < 0 {
+		return nil
+	}
+	buf, ok := pools[c].Get().(*buffer)
+	if !ok {
+		return nil
+	}
+	buf.b = buf.b[:n]
+	return buf
+}
+
 // release returns buf to its pool; buffers of a size no class holds exactly
 // are left to the garbage collector.
 func (buf *buffer) release() {

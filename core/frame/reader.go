@@ -95,10 +95,16 @@ func (r *Reader) readFrame() ([]byte, error) {
 	return r.decode(raw.b)
 }
 
-// readBody reads n bytes, reserving at most readChunk (or twice what has
-// already arrived) ahead of the data.
+// readBody reads n bytes, allocating at most readChunk (or twice what has
+// already arrived) ahead of the data. A buffer for the whole body that is
+// idle in its pool costs nothing new, so it is taken if there is one: a
+// file chunk's frame, a little over readChunk, then arrives without being
+// copied into a bigger buffer halfway.
 func (r *Reader) readBody(n int) (*buffer, error) {
-	buf := getBuffer(min(n, readChunk))
+	buf := idleBuffer(n)
+	if buf == nil {
+		buf = getBuffer(min(n, readChunk))
+	}
 	have := 0
 	for {
 		m, err := io.ReadFull(r.r, buf.b[have:])

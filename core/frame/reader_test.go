@@ -276,3 +276,29 @@ func TestReasonIgnoresOrdinaryEnds(t *testing.T) {
 		}
 	}
 }
+
+// Frames a little over the first reservation, like file chunks, are read
+// whole into an idle pooled buffer once one is there; every body must
+// still come out intact, whichever way it was read.
+func TestReadFrameLargeBodiesInARow(t *testing.T) {
+	var wire []byte
+	var want [][]byte
+	for i, n := range []int{64<<10 + 40, 64<<10 + 40, 200 << 10, 64<<10 + 7, 300, 64<<10 + 40} {
+		body := incompressible(n)
+		body[0], body[n-1] = byte(i), byte(i)
+		want = append(want, body)
+		wire = append(wire, frameOf(0, body)...)
+	}
+	got, err := readAll(t, wire, frame.Limits{})
+	if err != io.EOF {
+		t.Fatalf("err = %v, want io.EOF after the last frame", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("frame %d (%d bytes) came out changed", i, len(want[i]))
+		}
+	}
+}
