@@ -9,8 +9,8 @@ import (
 )
 
 // benchBodies covers a chat event (200 B), a roster or history page
-// (64 KiB), compressed and not, and a file chunk. Small bodies are below the default threshold,
-// so the compressed case lowers it.
+// (64 KiB), compressed and not, and a file chunk. Small bodies are below
+// the default threshold, so the compressed case lowers it.
 var benchBodies = []struct {
 	name      string
 	body      []byte
