@@ -106,6 +106,7 @@ type Manager struct {
 
 	mu        sync.Mutex
 	transfers map[transferKey]*transfer // active uploads and downloads
+	finishing map[*transfer]bool        // unregistered, their end not yet reported
 	offers    map[transferKey]*offer    // offers not answered yet
 	devices   map[*session.Device]*deviceFiles
 	spoolUsed int64
@@ -161,7 +162,7 @@ func New(o Options) (*Manager, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	m := &Manager{o: o, log: o.Logger, ctx: ctx, stop: stop, janitor: make(chan struct{}), optimize: make(chan struct{}, 1),
-		transfers: map[transferKey]*transfer{}, offers: map[transferKey]*offer{}, devices: map[*session.Device]*deviceFiles{},
+		transfers: map[transferKey]*transfer{}, finishing: map[*transfer]bool{}, offers: map[transferKey]*offer{}, devices: map[*session.Device]*deviceFiles{},
 		ended: map[transferKey]bool{}}
 	m.metrics = newMetrics(o.Registerer, m)
 	go m.sweep()
@@ -169,12 +170,41 @@ func New(o Options) (*Manager, error) {
 }
 
 // Close ends every transfer (they are recorded as failed) and removes the
-// spool files.
+// spool files. It returns once every transfer's end has been recorded and
+// delivered to its session, including those another goroutine was
+// finishing at the time, so a session saved after Close has them.
 func (m *Manager) Close() {
 	m.stop()
 	<-m.janitor
-	for _, t := range m.all() {
+	m.mu.Lock()
+	ts := make([]*transfer, 0, len(m.transfers)+len(m.finishing))
+	for _, t := range m.transfers {
+		ts = append(ts, t)
+	}
+	for t := range m.finishing {
+		ts = append(ts, t)
+	}
+	m.mu.Unlock()
+	// No transfer is admitted once m.ctx is cancelled, and a transfer
+	// leaves m.transfers only for m.finishing, so ts holds every
+	// transfer whose end may not have been delivered yet.
+	for _, t := range ts {
 		m.finish(t, failed(ErrClosed))
+	}
+	waiting := 0
+	for _, t := range ts {
+		select {
+		case <-t.ended:
+		default:
+			waiting++
+		}
+	}
+	if waiting == 0 {
+		return
+	}
+	m.log.Debug("waiting for file transfers that are ending", "transfers", waiting)
+	for _, t := range ts {
+		<-t.ended
 	}
 }
 
@@ -280,7 +310,8 @@ func (m *Manager) markEndedLocked(k transferKey) {
 	}
 }
 
-// unregister forgets t and releases its spool room.
+// unregister forgets t and releases its spool room; t stays among the
+// finishing transfers until ended.
 func (m *Manager) unregister(t *transfer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -288,6 +319,7 @@ func (m *Manager) unregister(t *transfer) {
 	if m.transfers[k] == t {
 		delete(m.transfers, k)
 	}
+	m.finishing[t] = true
 	m.markEndedLocked(k)
 	m.spoolUsed -= t.reserved
 	t.reserved = 0
@@ -299,6 +331,14 @@ func (m *Manager) unregister(t *transfer) {
 			}
 		}
 	}
+}
+
+// reported marks t's end as recorded and delivered.
+func (m *Manager) reported(t *transfer) {
+	m.mu.Lock()
+	delete(m.finishing, t)
+	m.mu.Unlock()
+	close(t.ended)
 }
 
 // signal wakes the link writer of t's device.

@@ -53,6 +53,7 @@ type transfer struct {
 	spool      *spool
 	lastActive time.Time // the device's last sign of life on this transfer
 	changed    chan struct{}
+	ended      chan struct{} // closed once finish has reported the end
 	upload
 	download
 }
@@ -89,7 +90,7 @@ func newTransfer(m *Manager, dir direction, d *session.Device, b Backend, id str
 	ctx, cancel := context.WithCancelCause(m.ctx)
 	now := m.o.Now()
 	return &transfer{m: m, id: id, dir: dir, sess: d.Session(), dev: d, backend: b, start: now, lastActive: now,
-		ctx: ctx, cancel: cancel, changed: make(chan struct{}, 1)}
+		ctx: ctx, cancel: cancel, changed: make(chan struct{}, 1), ended: make(chan struct{})}
 }
 
 // poke wakes a goroutine waiting on t.changed.
@@ -233,6 +234,7 @@ func (m *Manager) finish(t *transfer, e ending) {
 	if e.outcome != configdb.OutcomeDelivered {
 		m.log.Debug("file transfer ended", "transfer", t.id, "user", t.sess.User, "direction", t.dir, "outcome", e.outcome, "error", e.err)
 	}
+	m.reported(t)
 }
 
 // record writes the transfer log entry of a transfer that ended.
