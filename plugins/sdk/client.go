@@ -344,12 +344,16 @@ func (c *Client) ReceiveFile(ctx context.Context, sessionID, transferID string, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.rpc.DownloadFile(ctx, &pb.DownloadFileRequest{SessionId: sessionID, TransferId: transferID})
+	// The stream's codec decodes every message into one buffer; msg.Data
+	// is written to w before the next RecvMsg overwrites it.
+	stream, err := c.rpc.DownloadFile(ctx, &pb.DownloadFileRequest{SessionId: sessionID, TransferId: transferID},
+		grpc.ForceCodecV2(newFileDataCodec()))
 	if err != nil {
 		return fromStatus(err)
 	}
+	var msg pb.FileData
 	for {
-		msg, err := stream.Recv()
+		err := stream.RecvMsg(&msg)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
