@@ -283,3 +283,34 @@ func TestCrashSessionOpenedAfterLastSaveIsUnknown(t *testing.T) {
 	}
 	exchange(t, alice, d.login(t, "bob"), "after the crash")
 }
+
+func TestRestartRightAfterResumeKeepsTheNewToken(t *testing.T) {
+	d := startDaemonOpts(t, daemonOptions{Backends: memoryBackend, Sessions: cachedCredentials, Users: memoryUsers, FixedPort: true})
+	c := d.dial(t, "alice-phone")
+	opened, err := c.Login(context.Background(), "alice", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	again := d.dial(t, "alice-phone")
+	resumed, err := again.Resume(context.Background(), opened.SessionId, opened.ResumeToken, opened.LastSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A clean stop right after the token rotated, whether or not its
+	// write-behind save has happened yet, keeps it: nothing is lost.
+	d.restart()
+	d.waitLog(regexp.MustCompile(`session re-opened: user=alice`))
+	spent := d.dial(t, "alice-phone")
+	if _, err := spent.Resume(context.Background(), opened.SessionId, opened.ResumeToken, opened.LastSeq); client.Code(err) != devicev1.ErrorCode_UNAUTHENTICATED {
+		t.Fatalf("resume with the token spent before a clean restart: %v, want UNAUTHENTICATED", err)
+	}
+	cfg := d.tlsConfig(t)
+	cfg.DeviceID = "alice-phone"
+	alice, _, err := sessionWithStates(t, client.SessionConfig{Config: *cfg,
+		SessionID: opened.SessionId, ResumeToken: resumed.ResumeToken, LastSeq: resumed.LastSeq})
+	if err != nil {
+		t.Fatalf("resume with the newest token after a clean restart: %v", err)
+	}
+	exchange(t, alice, d.login(t, "bob"), "after the restart")
+}
