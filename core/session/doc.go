@@ -24,10 +24,13 @@
 // it every change, a delivered event included, is written at once. A crash
 // loses what had not been written yet, at most the last SaveDelay plus one
 // write: sessions opened in that time are gone (their devices get
-// ErrResumeExpired and log in again), and a device whose token rotated in
-// that time cannot be checked against the restored record, so its Resume
-// gets ErrReloginRequired instead of being refused outright. Events and
-// the dedupe window are only saved at a clean stop.
+// ErrResumeExpired and log in again), and a device that logged in in that
+// time cannot be checked against the restored record, so its Resume gets
+// ErrReloginRequired instead of being refused outright (until every
+// restored device of the session has resumed). A Resume is answered only
+// once its new token is written (waiting resumes share one transaction),
+// so a spent token stays spent across a crash. Events and the dedupe
+// window are only saved at a clean stop.
 //
 // The PBKDF2 verifier a second device's password is checked against is
 // derived after the first login has been answered; joins and the record's

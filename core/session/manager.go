@@ -287,6 +287,7 @@ func (m *Manager) attach(s *Session, deviceID string) (*Device, []byte) {
 		d = &Device{ID: deviceID, sess: s, wake: make(chan struct{}, 1), acked: s.log.lastSeq, cursor: s.log.lastSeq}
 		s.devices[deviceID] = d
 	}
+	d.spentHash = d.tokenHash
 	d.tokenHash = hashToken(token)
 	if d.superseded != nil {
 		close(d.superseded) // an older link of this device must stop
@@ -294,14 +295,18 @@ func (m *Manager) attach(s *Session, deviceID string) (*Device, []byte) {
 	d.gen++
 	d.superseded = make(chan struct{})
 	d.attached = true
+	d.restored = false
 	d.cursor = d.acked
 	d.gapSent = false
 	return d, token
 }
 
 // Resume re-attaches a device with its resume token. The token is single
-// use: the device gets a new one. lastSeq is the newest event the device
-// has processed; everything after it is replayed.
+// use: the device gets a new one, and with a Store it is answered only
+// once the new token is saved, so a crash cannot revive the spent one (a
+// failed save returns ErrNotSaved and the old token stays valid). lastSeq
+// is the newest event the device has processed; everything after it is
+// replayed.
 func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceID string) (*Device, []byte, error) {
 	m.mu.Lock()
 	s, ok := m.byID[sessionID]
@@ -315,14 +320,16 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 	}
 	s.mu.Lock()
 	var found *Device
+	spent := false
 	for _, d := range s.devices {
 		if tokenMatches(d.tokenHash, token) {
 			found = d
 		}
+		spent = spent || tokenMatches(d.spentHash, token)
 	}
-	if found == nil && s.restoredStale {
+	if found == nil && !spent && s.tokenMayBeStaleLocked(deviceID, m.cfg.Now()) {
 		// Restored after a crash from a record that may predate the
-		// device's newest token: it cannot be checked, so the device logs
+		// device's login: its token cannot be checked, so the device logs
 		// in again (and joins this session) instead of being refused.
 		s.mu.Unlock()
 		return nil, nil, ErrReloginRequired
@@ -332,7 +339,7 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 		return nil, nil, ErrUnauthenticated
 	}
 	if lastSeq > s.log.lastSeq {
-		if !s.restored {
+		if !found.restored || lastSeq > s.seqLimit {
 			s.mu.Unlock()
 			return nil, nil, fmt.Errorf("%w: device claims seq %d beyond the session's %d", ErrUnauthenticated, lastSeq, s.log.lastSeq)
 		}
@@ -343,10 +350,46 @@ func (m *Manager) Resume(sessionID string, token []byte, lastSeq uint64, deviceI
 	if lastSeq > found.acked {
 		found.acked = lastSeq
 	}
+	old, oldSpent := found.tokenHash, found.spentHash
 	s.mu.Unlock()
 	d, newToken := m.attach(s, found.ID)
-	m.save(s) // the old token is spent, also after a restart
+	if m.persist == nil {
+		return d, newToken, nil
+	}
+	if err := m.persist.saveDurably(s); err != nil {
+		m.unresume(d, hashToken(newToken), old, oldSpent)
+		return nil, nil, fmt.Errorf("%w: %w", ErrNotSaved, err)
+	}
 	return d, newToken, nil
+}
+
+// tokenMayBeStaleLocked reports whether a token that matches no device
+// (nor a token one replaced) may still be one a login issued just before
+// a crash, too late for the record the session was restored from. For a
+// device the record has, that holds until the device logs in or resumes;
+// for another (or an unnamed) device, for the detach TTL after the
+// restore: a device gone longer would have expired anyway. The caller
+// holds s.mu.
+func (s *Session) tokenMayBeStaleLocked(deviceID string, now time.Time) bool {
+	if d, ok := s.devices[deviceID]; ok {
+		return d.restored && !s.staleUntil.IsZero()
+	}
+	return now.Before(s.staleUntil)
+}
+
+// unresume undoes a resume whose new token could not be saved: the device
+// keeps its old token and is detached, unless a newer login or resume of
+// the device has replaced the token meanwhile.
+func (m *Manager) unresume(d *Device, issued, old, oldSpent [32]byte) {
+	s := d.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d.tokenHash != issued {
+		return
+	}
+	d.tokenHash, d.spentHash = old, oldSpent
+	d.attached = false
+	d.detachedAt = m.cfg.Now()
 }
 
 // Detach marks the device's link gen as gone; the session stays for

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,10 +43,13 @@ type Record struct {
 
 // DeviceRecord is one device of a stored session.
 type DeviceRecord struct {
-	ID         string
-	TokenHash  []byte
-	Acked      uint64
-	DetachedAt time.Time
+	ID        string
+	TokenHash []byte
+	// SpentTokenHash is the token TokenHash replaced: after a crash it is
+	// refused as spent rather than as possibly newer than the record.
+	SpentTokenHash []byte `json:",omitempty"`
+	Acked          uint64
+	DetachedAt     time.Time
 }
 
 // Store persists session records, encoded by this package (JSON of
@@ -65,6 +69,10 @@ type Store interface {
 // a crash.
 var ErrReloginRequired = errors.New("session: log in again")
 
+// ErrNotSaved: a resume could not be made durable (the store failed), so
+// the device keeps its old token and should try again later.
+var ErrNotSaved = errors.New("session: the session could not be saved")
+
 // Defaults of the write-behind persister.
 const (
 	defaultSaveDelay = 50 * time.Millisecond
@@ -82,7 +90,12 @@ const (
 // at the time of the write, so repeated changes to a session coalesce into
 // one write. A deletion is queued like a save and written after any save
 // of the session taken before it, so an ended session is never written
-// back. After stop, every change is written synchronously.
+// back. A change that must be durable before it is answered (a resume
+// token rotation, see saveDurably) waits for the transaction that holds
+// it; the goroutine then writes at once instead of after the delay, and
+// everything pending goes in that transaction, so a burst of resumes is
+// still written in batches (a group commit). After stop, every change is
+// written synchronously.
 type persister struct {
 	store  Store
 	logger hclog.Logger
@@ -97,22 +110,24 @@ type persister struct {
 	acked   []*Session      // sessions whose positions moved, saved lazily
 	stopped atomic.Bool     // set under mu; read without it by Deliver
 
-	wake  chan struct{} // a write became pending
-	full  chan struct{} // a batch's worth is pending
-	flush chan chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
+	wake   chan struct{} // a write became pending
+	urgent chan struct{} // a caller waits for a pending write
+	full   chan struct{} // a batch's worth is pending
+	flush  chan chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
 }
 
 type pendingWrite struct {
-	s      *Session
-	remove bool // delete the record
-	events bool // save the event log and dedupe window too
+	s       *Session
+	remove  bool         // delete the record
+	events  bool         // save the event log and dedupe window too
+	waiters []chan error // told the outcome of the transaction that writes it
 }
 
 func newPersister(store Store, logger hclog.Logger, delay time.Duration, batch int) *persister {
 	p := &persister{store: store, logger: logger, delay: delay, batch: batch, pending: map[string]*pendingWrite{},
-		wake: make(chan struct{}, 1), full: make(chan struct{}, 1), flush: make(chan chan struct{}),
+		wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1), full: make(chan struct{}, 1), flush: make(chan chan struct{}),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go p.run()
 	return p
@@ -143,6 +158,7 @@ func (p *persister) run() {
 			return
 		case <-due:
 		case <-p.full:
+		case <-p.urgent:
 		}
 		due = nil
 		p.drain()
@@ -151,12 +167,30 @@ func (p *persister) run() {
 
 // mark makes a write of s pending (or writes it at once after stop).
 func (p *persister) mark(s *Session, remove, events bool) {
+	p.markWaiting(s, remove, events, nil)
+}
+
+// saveDurably writes s (with whatever else is pending) without waiting for
+// the save delay and returns when the transaction holding it committed,
+// with its error.
+func (p *persister) saveDurably(s *Session) error {
+	done := make(chan error, 1)
+	p.markWaiting(s, false, false, done)
+	return <-done
+}
+
+// markWaiting makes a write of s pending; done, if not nil, receives the
+// outcome of the write.
+func (p *persister) markWaiting(s *Session, remove, events bool, done chan error) {
 	p.mu.Lock()
 	if p.stopped.Load() {
 		// After SaveAll every record is final: a later write keeps the
 		// session's events with it.
 		p.mu.Unlock()
-		p.write([]pendingWrite{{s: s, remove: remove, events: true}})
+		err := p.write([]pendingWrite{{s: s, remove: remove, events: true}})
+		if done != nil {
+			done <- err
+		}
 		return
 	}
 	w, ok := p.pending[s.ID]
@@ -167,9 +201,16 @@ func (p *persister) mark(s *Session, remove, events bool) {
 	}
 	w.remove = w.remove || remove
 	w.events = w.events || events
+	if done != nil {
+		w.waiters = append(w.waiters, done)
+	}
 	n := len(p.queue)
 	p.mu.Unlock()
-	signal(p.wake)
+	if done != nil {
+		signal(p.urgent)
+	} else {
+		signal(p.wake)
+	}
 	if n >= p.batch {
 		signal(p.full)
 	}
@@ -224,7 +265,12 @@ func (p *persister) drain() {
 		if n == 0 {
 			return
 		}
-		p.write(batch)
+		err := p.write(batch)
+		for _, w := range batch {
+			for _, done := range w.waiters {
+				done <- err
+			}
+		}
 	}
 }
 
@@ -234,9 +280,10 @@ type sessionRow struct {
 }
 
 // write stores a batch in one transaction, each session as it is now. A
-// failure is logged, not fatal: the sessions work, they just may not
+// failure is logged and returned for the callers waiting for the batch;
+// for the others it is not fatal: the sessions work, they just may not
 // survive a restart.
-func (p *persister) write(batch []pendingWrite) {
+func (p *persister) write(batch []pendingWrite) error {
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
 	rows := make([]sessionRow, 0, len(batch))
@@ -263,7 +310,9 @@ func (p *persister) write(batch []pendingWrite) {
 	})
 	if err != nil {
 		p.logger.Warn("saving sessions", "sessions", len(rows), "error", err)
+		return fmt.Errorf("session: saving %d sessions: %w", len(rows), err)
 	}
+	return nil
 }
 
 // flushPending writes every change made before the call, moved
@@ -315,8 +364,8 @@ func (s *Session) record(withEvents bool) (Record, bool) {
 	for _, d := range s.devices {
 		// A copy: the record is encoded after s.mu is released, while the
 		// device may re-attach with a new token.
-		hash := d.tokenHash
-		r.Devices = append(r.Devices, DeviceRecord{ID: d.ID, TokenHash: hash[:], Acked: d.acked, DetachedAt: d.detachedAt})
+		hash, spent := d.tokenHash, d.spentHash
+		r.Devices = append(r.Devices, DeviceRecord{ID: d.ID, TokenHash: hash[:], SpentTokenHash: spent[:], Acked: d.acked, DetachedAt: d.detachedAt})
 	}
 	if withEvents {
 		r.Final = true
@@ -415,7 +464,11 @@ func (m *Manager) Restore(ctx context.Context) (restored, relogin int, err error
 		}
 		s := m.newSession(r.ID, r.User, r.Backend, r.Login)
 		close(s.ready)
-		s.createdAt, s.sealed, s.needsReopen, s.restored, s.restoredStale = r.CreatedAt, r.SealedPassword, true, true, !r.Final
+		s.createdAt, s.sealed, s.needsReopen = r.CreatedAt, r.SealedPassword, true
+		if !r.Final {
+			s.staleUntil = now.Add(m.cfg.DetachTTL)
+		}
+		s.seqLimit = restoredSeqLimit(r, m.cfg.MaxEvents)
 		copy(s.verifier.salt[:], r.VerifierSalt)
 		s.verifier.hash = r.VerifierHash
 		close(s.verifierReady)
@@ -431,8 +484,9 @@ func (m *Manager) Restore(ctx context.Context) (restored, relogin int, err error
 			s.dedupeQ = append(s.dedupeQ, k)
 		}
 		for _, dr := range r.Devices {
-			d := &Device{ID: dr.ID, sess: s, wake: make(chan struct{}, 1), acked: dr.Acked, cursor: dr.Acked, detachedAt: now}
+			d := &Device{ID: dr.ID, sess: s, wake: make(chan struct{}, 1), acked: dr.Acked, cursor: dr.Acked, detachedAt: now, restored: true}
 			copy(d.tokenHash[:], dr.TokenHash)
+			copy(d.spentHash[:], dr.SpentTokenHash)
 			s.devices[d.ID] = d
 		}
 		m.mu.Lock()
@@ -448,6 +502,21 @@ func (m *Manager) Restore(ctx context.Context) (restored, relogin int, err error
 		m.cfg.Logger.Warn("deleting stored sessions that need a new login", "error", err)
 	}
 	return restored, relogin, nil
+}
+
+// restoredSeqLimit is the highest last_seq a device of a restored session
+// may claim on its first resume. A record written at a clean shutdown
+// holds the session's last seq. One written while the gateway ran may lag
+// behind what devices saw before a crash, but not by more than the event
+// log holds: a device that fell further behind would have got a gap.
+func restoredSeqLimit(r Record, maxEvents int) uint64 {
+	if r.Final {
+		return r.LastSeq
+	}
+	if r.LastSeq > math.MaxUint64-uint64(maxEvents) {
+		return math.MaxUint64
+	}
+	return r.LastSeq + uint64(maxEvents)
 }
 
 // NeedsReopen lists the sessions of a backend whose backend session must

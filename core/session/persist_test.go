@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -153,25 +156,21 @@ func TestSpentTokenStaysSpentAcrossCleanRestart(t *testing.T) {
 	}
 }
 
-// After a crash the store holds what the persister had written: a token
-// rotated since then cannot be checked, so its device is sent to log in
-// again (never let in); the token that was current at the last write
-// still resumes.
+// After a crash the store holds what the persister had written. A resume
+// was written before it was answered, so its spent token stays spent and
+// its new one resumes; a login written behind its answer was lost, so its
+// device is sent to log in again (never let in).
 func TestCrashRestoresTheLastWrittenRecord(t *testing.T) {
 	store := newMemStore()
 	sealer, _ := LoadSealer(filepath.Join(t.TempDir(), "k"))
 	before, _, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual})
-	d, token := login(t, before, "alice", "phone")
-	_, written, err := before.Resume(d.Session().ID, token, 0, "phone")
+	d, spent := login(t, before, "alice", "phone")
+	_, current, err := before.Resume(d.Session().ID, spent, 0, "phone")
 	if err != nil {
 		t.Fatal(err)
 	}
-	before.Flush()
-	_, unwritten, err := before.Resume(d.Session().ID, written, 0, "phone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The gateway crashes here: the last resume was never written.
+	_, unwritten := login(t, before, "alice", "laptop")
+	// The gateway crashes here: the laptop's login was never written.
 
 	crashed := func() *Manager {
 		m, _, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual})
@@ -180,14 +179,167 @@ func TestCrashRestoresTheLastWrittenRecord(t *testing.T) {
 		}
 		return m
 	}
-	if _, _, err := crashed().Resume(d.Session().ID, unwritten, 0, "phone"); !errors.Is(err, ErrReloginRequired) {
-		t.Fatalf("a token rotated after the last write: %v, want ErrReloginRequired", err)
+	if _, _, err := crashed().Resume(d.Session().ID, unwritten, 0, "laptop"); !errors.Is(err, ErrReloginRequired) {
+		t.Fatalf("a token a login issued after the last write: %v, want ErrReloginRequired", err)
 	}
-	if _, _, err := crashed().Resume(d.Session().ID, token, 0, "phone"); !errors.Is(err, ErrReloginRequired) {
-		t.Fatalf("a token spent before the last write: %v, want ErrReloginRequired", err)
+	if _, _, err := crashed().Resume(d.Session().ID, spent, 0, "phone"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("the token spent by the resume before the crash: %v, want ErrUnauthenticated", err)
 	}
-	if _, _, err := crashed().Resume(d.Session().ID, written, 0, "phone"); err != nil {
-		t.Fatalf("the token current at the last write: %v", err)
+	if _, _, err := crashed().Resume(d.Session().ID, current, 0, "phone"); err != nil {
+		t.Fatalf("the token the resume before the crash issued: %v", err)
+	}
+}
+
+// failingStore refuses every write while failing is set.
+type failingStore struct {
+	*memStore
+	failing atomic.Bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (s *failingStore) WriteSessions(ctx context.Context, n int, row func(int) (string, string, string, []byte)) error {
+	if s.failing.Load() {
+		return errDiskFull
+	}
+	return s.memStore.WriteSessions(ctx, n, row)
+}
+
+func TestResumeThatCannotBeSavedFailsAndKeepsTheOldToken(t *testing.T) {
+	store := &failingStore{memStore: newMemStore()}
+	m, _, _ := newTestManager(Config{Store: store, SaveDelay: manual})
+	d, token := login(t, m, "alice", "phone")
+	m.Flush()
+	store.failing.Store(true)
+	if _, _, err := m.Resume(d.Session().ID, token, 0, "phone"); !errors.Is(err, ErrNotSaved) || !errors.Is(err, errDiskFull) {
+		t.Fatalf("resume while the store fails: %v, want ErrNotSaved wrapping the store's error", err)
+	}
+	if _, attached := d.Session().Devices(); attached != 0 {
+		t.Fatalf("%d devices attached after a failed resume", attached)
+	}
+	store.failing.Store(false)
+	_, next, err := m.Resume(d.Session().ID, token, 0, "phone")
+	if err != nil {
+		t.Fatalf("retrying the resume with the same token: %v", err)
+	}
+	r, _ := store.record(t, d.Session().ID)
+	if want := hashToken(next); len(r.Devices) != 1 || string(r.Devices[0].TokenHash) != string(want[:]) {
+		t.Fatalf("stored devices %+v, want the retried resume's token", r.Devices)
+	}
+}
+
+// Resumes that arrive while a write is in progress wait for the next one
+// and share it: a reconnect storm is written in batches.
+func TestWaitingResumesShareOneTransaction(t *testing.T) {
+	store := newMemStore()
+	m, _, _ := newTestManager(Config{Store: store, SaveDelay: manual})
+	const n = 6
+	devices, tokens := make([]*Device, n), make([][]byte, n)
+	for i := range n {
+		devices[i], tokens[i] = login(t, m, fmt.Sprint("user", i), "phone")
+	}
+	m.Flush()
+	store.mu.Lock()
+	store.batches = nil
+	store.entered, store.gate = make(chan struct{}), make(chan struct{})
+	store.mu.Unlock()
+	errs := make(chan error, n)
+	resume := func(i int) {
+		_, _, err := m.Resume(devices[i].Session().ID, tokens[i], 0, "phone")
+		errs <- err
+	}
+	go resume(0)
+	<-store.entered // the first resume's write is in progress
+	for i := 1; i < n; i++ {
+		go resume(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.persist.mu.Lock()
+		queued := len(m.persist.queue)
+		m.persist.mu.Unlock()
+		if queued == n-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d resumes queued", queued, n-1)
+		}
+		runtime.Gosched()
+	}
+	close(store.gate)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fmt.Sprint(store.batches); got != fmt.Sprint([]int{1, n - 1}) {
+		t.Fatalf("transactions of %s sessions, want [1 %d]", got, n-1)
+	}
+}
+
+// A session restored after a crash asks a device with a token it does not
+// know to log in again only until the device comes back, and lets a
+// device claim a position beyond the restored log only on its first
+// resume and only as far as the log could have held.
+func TestRestoredStateEndsWithTheFirstResume(t *testing.T) {
+	store := newMemStore()
+	sealer, _ := LoadSealer(filepath.Join(t.TempDir(), "k"))
+	before, _, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual, MaxEvents: 10})
+	d, token := login(t, before, "alice", "phone")
+	for i := range 3 {
+		d.Session().Deliver(message(fmt.Sprint(i)))
+	}
+	before.Flush()
+	// The gateway crashes with seq 3 saved; the phone saw more.
+
+	m, clk, _ := newTestManager(Config{Store: store, Sealer: sealer, SaveDelay: manual, MaxEvents: 10})
+	if restored, _, err := m.Restore(context.Background()); err != nil || restored != 1 {
+		t.Fatalf("restore: %d, %v", restored, err)
+	}
+	id := d.Session().ID
+	wrong := make([]byte, 32)
+	if _, _, err := m.Resume(id, wrong, 0, "phone"); !errors.Is(err, ErrReloginRequired) {
+		t.Fatalf("unknown token of a restored device: %v, want ErrReloginRequired", err)
+	}
+	if _, _, err := m.Resume(id, token, 3+10+1, "phone"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("last_seq beyond what the restored log could hold: %v, want ErrUnauthenticated", err)
+	}
+	d, token, err := m.Resume(id, token, 3+10, "phone")
+	if err != nil {
+		t.Fatalf("last_seq the restored log could have held: %v", err)
+	}
+	if got := d.Session().LastSeq(); got != 13 {
+		t.Fatalf("session continues from seq %d, want the device's 13", got)
+	}
+	if _, _, err := m.Resume(id, wrong, 0, "phone"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("unknown token after the device resumed: %v, want ErrUnauthenticated", err)
+	}
+	if _, _, err := m.Resume(id, token, 14, "phone"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("last_seq beyond the session after the first resume: %v, want ErrUnauthenticated", err)
+	}
+	if _, _, err := m.Resume(id, wrong, 0, "laptop"); !errors.Is(err, ErrReloginRequired) {
+		t.Fatalf("a device the record lacks, right after the restore: %v, want ErrReloginRequired", err)
+	}
+	clk.Advance(31 * time.Minute) // beyond the default detach TTL
+	if _, _, err := m.Resume(id, wrong, 0, "laptop"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("a device the record lacks, a detach TTL after the restore: %v, want ErrUnauthenticated", err)
+	}
+}
+
+func TestRestoredSeqLimit(t *testing.T) {
+	for _, c := range []struct {
+		r    Record
+		want uint64
+	}{
+		{Record{LastSeq: 5}, 1005},
+		{Record{LastSeq: 5, Final: true}, 5},
+		{Record{LastSeq: math.MaxUint64 - 999}, math.MaxUint64},
+		{Record{LastSeq: math.MaxUint64 - 1000}, math.MaxUint64},
+		{Record{LastSeq: math.MaxUint64 - 1001}, math.MaxUint64 - 1},
+	} {
+		if got := restoredSeqLimit(c.r, 1000); got != c.want {
+			t.Errorf("restoredSeqLimit(last seq %d, final %v) = %d, want %d", c.r.LastSeq, c.r.Final, got, c.want)
+		}
 	}
 }
 
@@ -213,17 +365,15 @@ func TestRepeatedChangesToASessionAreWrittenOnce(t *testing.T) {
 	for i := range 5 {
 		d, token := login(t, m, fmt.Sprint("user", i), "phone")
 		for range 3 {
-			var err error
-			if d, token, err = m.Resume(d.Session().ID, token, 0, "phone"); err != nil {
-				t.Fatal(err)
-			}
+			m.Detach(d, gen(d))
+			d, token = login(t, m, fmt.Sprint("user", i), "phone")
 		}
 		m.Detach(d, gen(d))
 		want[d.Session().ID] = hashToken(token)
 	}
 	m.Flush()
 	if fmt.Sprint(store.batches) != "[5]" {
-		t.Fatalf("transactions of %v sessions, want one of 5 (25 changes to 5 sessions)", store.batches)
+		t.Fatalf("transactions of %v sessions, want one of 5 (40 changes to 5 sessions)", store.batches)
 	}
 	for id, hash := range want {
 		r, ok := store.record(t, id)

@@ -37,13 +37,18 @@ type Session struct {
 	dedupeQ  []string                 // ids in dedupe, oldest first
 	inflight map[string]chan struct{} // ids being sent right now
 	ended    bool
-	restored bool // loaded from the store after a restart
-	// restoredStale: loaded from a record written while the gateway ran
-	// (it crashed), so a device's token may have rotated after the save.
-	restoredStale bool
-	lastUsed      time.Time
-	sealed        []byte // the IM password sealed by the manager's Sealer, if caching
-	needsReopen   bool   // the backend session must be opened again
+	// staleUntil: restored from a record written while the gateway ran
+	// (it crashed), so the token of a device that logged in shortly before
+	// the crash may be missing from it; until then (the detach TTL after
+	// the restore) such a device is asked to log in again (see
+	// tokenMayBeStaleLocked).
+	staleUntil time.Time
+	// seqLimit bounds the last_seq a restored device may claim beyond the
+	// restored log on its first resume (0 for a session not restored).
+	seqLimit    uint64
+	lastUsed    time.Time
+	sealed      []byte // the IM password sealed by the manager's Sealer, if caching
+	needsReopen bool   // the backend session must be opened again
 }
 
 // Device is one device attached to (or detached from) a session.
@@ -54,14 +59,18 @@ type Device struct {
 
 	// guarded by sess.mu
 	tokenHash  [32]byte
-	acked      uint64 // cumulative ack from the device
-	cursor     uint64 // highest seq handed to the current link
+	spentHash  [32]byte // the token the current one replaced
+	acked      uint64   // cumulative ack from the device
+	cursor     uint64   // highest seq handed to the current link
 	attached   bool
 	gen        uint64        // counts attachments; a link detaches only its own
 	superseded chan struct{} // closed when a newer link attaches the device
 	detachedAt time.Time
 	gapSent    bool
 	wake       chan struct{}
+	// restored: loaded from the store after a restart and not attached
+	// since; cleared by the device's first login or resume.
+	restored bool
 }
 
 // Session returns the session the device belongs to.
