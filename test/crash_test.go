@@ -20,9 +20,10 @@ import (
 
 // Crash tests: what a device notices after parleyd is killed (SIGKILL)
 // and started again on the same database (device protocol §6.3, §11.4).
-// Session records are written about 50 ms behind the change; the tests
-// make "the change was saved" and "the change was not saved" deterministic
-// by reading the database and by holding its write lock across the crash.
+// Session records are written about 50 ms behind a login or detach (a
+// resume is answered only once written); the tests make "the change was
+// saved" and "the change was not saved" deterministic by reading the
+// database and by holding its write lock across the crash.
 
 // crashRestart kills parleyd with SIGKILL (nothing is flushed) and starts
 // it again on the same data directory and configuration.
@@ -201,38 +202,34 @@ func TestCrashSavedSessionResumesWithoutPassword(t *testing.T) {
 
 func TestCrashTokenIssuedAfterLastSaveAsksForLogin(t *testing.T) {
 	d := startDaemonOpts(t, daemonOptions{Backends: memoryBackend, Sessions: cachedCredentials, Users: memoryUsers, FixedPort: true})
-	cfg := d.tlsConfig(t)
-	cfg.DeviceID = "alice-phone"
-	// The phone keeps the password and logs in again when asked to.
-	phone, phoneStates, err := sessionWithStates(t, client.SessionConfig{Config: *cfg, User: "alice", Password: "secret", Relogin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The laptop, a second device of the same session, keeps no password.
+	// The laptop keeps no password.
 	laptop := d.dial(t, "alice-laptop")
 	laptopOpened, err := laptop.Login(context.Background(), "alice", "secret")
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, phoneToken, _ := phone.Resumption()
-	if laptopOpened.SessionId != id {
-		t.Fatalf("the laptop joined session %s, the phone is in %s", laptopOpened.SessionId, id)
-	}
-	d.waitSaved(t, id, map[string][]byte{"alice-phone": phoneToken, "alice-laptop": laptopOpened.ResumeToken})
+	id := laptopOpened.SessionId
+	d.waitSaved(t, id, map[string][]byte{"alice-laptop": laptopOpened.ResumeToken})
 
-	// Both devices get new tokens that never reach the database.
+	// Logins are answered before their write: both get tokens that never
+	// reach the database. The laptop logs in once more (it is in the
+	// saved record); the phone, which keeps the password and logs in
+	// again when asked to, joins (it is not).
 	release := d.holdWrites(t)
 	laptop.Close()
 	laptopAgain := d.dial(t, "alice-laptop")
-	resumed, err := laptopAgain.Resume(context.Background(), id, laptopOpened.ResumeToken, laptopOpened.LastSeq)
+	relogged, err := laptopAgain.Login(context.Background(), "alice", "secret")
 	if err != nil {
-		t.Fatalf("laptop resume before the crash: %v", err)
+		t.Fatalf("laptop login before the crash: %v", err)
 	}
-	phone.Reconnect()
-	waitState(t, phone, phoneStates, client.StateReconnecting)
-	waitState(t, phone, phoneStates, client.StateConnected)
-	if _, rotated, _ := phone.Resumption(); bytes.Equal(rotated, phoneToken) {
-		t.Fatal("the phone's resume token did not rotate")
+	cfg := d.tlsConfig(t)
+	cfg.DeviceID = "alice-phone"
+	phone, phoneStates, err := sessionWithStates(t, client.SessionConfig{Config: *cfg, User: "alice", Password: "secret", Relogin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if joined, _, _ := phone.Resumption(); joined != id {
+		t.Fatalf("the phone joined session %s, the laptop is in %s", joined, id)
 	}
 	d.crashRestart()
 	release()
@@ -241,17 +238,51 @@ func TestCrashTokenIssuedAfterLastSaveAsksForLogin(t *testing.T) {
 	cfg = d.tlsConfig(t)
 	cfg.DeviceID = "alice-laptop"
 	_, err = client.OpenSession(context.Background(), client.SessionConfig{Config: *cfg,
-		SessionID: id, ResumeToken: resumed.ResumeToken, LastSeq: resumed.LastSeq})
+		SessionID: id, ResumeToken: relogged.ResumeToken, LastSeq: relogged.LastSeq})
 	if client.Code(err) != devicev1.ErrorCode_RELOGIN_REQUIRED {
 		t.Fatalf("resume with a token issued after the last save: %v, want RELOGIN_REQUIRED", err)
 	}
 	// The phone logs in again by itself and joins the restored session.
+	waitState(t, phone, phoneStates, client.StateReconnecting)
 	waitState(t, phone, phoneStates, client.StateConnected)
 	if after, _, _ := phone.Resumption(); after != id {
 		t.Fatalf("after logging in again the phone is in session %s, want the restored %s", after, id)
 	}
 	d.waitLog(regexp.MustCompile(`session re-opened: user=alice`))
 	exchange(t, phone, d.login(t, "bob"), "after the crash")
+}
+
+// A resume is answered only once its new token is saved, so a crash right
+// after the answer cannot bring the spent token back (§6.3: single use).
+func TestCrashRightAfterResumeKeepsTheSpentTokenSpent(t *testing.T) {
+	d := startDaemonOpts(t, daemonOptions{Backends: memoryBackend, Sessions: cachedCredentials, Users: memoryUsers, FixedPort: true})
+	c := d.dial(t, "alice-phone")
+	opened, err := c.Login(context.Background(), "alice", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitSaved(t, opened.SessionId, map[string][]byte{"alice-phone": opened.ResumeToken})
+	c.Close()
+	again := d.dial(t, "alice-phone")
+	resumed, err := again.Resume(context.Background(), opened.SessionId, opened.ResumeToken, opened.LastSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.crashRestart()
+	d.waitLog(regexp.MustCompile(`session re-opened: user=alice`))
+
+	spent := d.dial(t, "alice-phone")
+	if _, err := spent.Resume(context.Background(), opened.SessionId, opened.ResumeToken, opened.LastSeq); client.Code(err) != devicev1.ErrorCode_UNAUTHENTICATED {
+		t.Fatalf("resume with the token spent right before a crash: %v, want UNAUTHENTICATED", err)
+	}
+	cfg := d.tlsConfig(t)
+	cfg.DeviceID = "alice-phone"
+	alice, _, err := sessionWithStates(t, client.SessionConfig{Config: *cfg,
+		SessionID: opened.SessionId, ResumeToken: resumed.ResumeToken, LastSeq: resumed.LastSeq})
+	if err != nil {
+		t.Fatalf("resume with the token issued right before a crash: %v", err)
+	}
+	exchange(t, alice, d.login(t, "bob"), "after the crash")
 }
 
 func TestCrashSessionOpenedAfterLastSaveIsUnknown(t *testing.T) {
