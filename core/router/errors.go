@@ -63,6 +63,11 @@ func DeviceError(err error) *devicev1.Error {
 		out.Code = devicev1.ErrorCode_INVALID_ARGUMENT
 	case errors.Is(err, session.ErrServerBusy):
 		out.Code = devicev1.ErrorCode_SERVER_BUSY
+	case errors.Is(err, session.ErrNotSaved):
+		// The store is what failed, not the request: the old token stays
+		// valid and the device should try again later.
+		out.Code = devicev1.ErrorCode_SERVER_BUSY
+		out.Message = "the gateway could not save the session; resume again later"
 	case errors.Is(err, session.ErrReloginRequired):
 		out.Code = devicev1.ErrorCode_RELOGIN_REQUIRED
 	case errors.Is(err, session.ErrResumeExpired):
