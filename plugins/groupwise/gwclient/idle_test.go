@@ -1,98 +1,40 @@
 package gwclient
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
-	"fmt"
-	"io"
 	"net"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleygw/parley/plugins/groupwise/gwtest"
 )
 
-// idleServerEnv makes TestHelperIdleServer serve instead of skipping; its
-// value is the number of accounts.
-const idleServerEnv = "GWCLIENT_IDLE_SERVER_USERS"
-
 // TestHelperIdleServer is not a test: BenchmarkIdleConnections runs the
 // test binary with it to keep the fake server, and its memory, in another
-// process. It prints the address and the CA certificate, then serves
-// until its standard input closes.
+// process.
 func TestHelperIdleServer(t *testing.T) {
-	n, err := strconv.Atoi(os.Getenv(idleServerEnv))
-	if err != nil {
+	served, err := gwtest.ServeChild()
+	if !served {
 		t.Skip("helper process for BenchmarkIdleConnections")
 	}
-	users := make([]gwtest.User, n)
-	for i := range users {
-		users[i] = gwtest.User{ID: idleUser(i), Password: "secret", FullName: "Idle " + strconv.Itoa(i)}
-	}
-	srv, err := gwtest.Start(gwtest.WithUsers(users), gwtest.WithIdleTimeout(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	fmt.Printf("%s\n%s", srv.Addr(), srv.CACertPEM())
-	_, _ = io.Copy(io.Discard, os.Stdin)
 }
-
-func idleUser(i int) string { return "idle" + strconv.Itoa(i) }
 
 // startIdleServer runs the fake server with n accounts in a child process
 // and returns the configuration to reach it.
 func startIdleServer(b *testing.B, n int) Config {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIdleServer$")
-	cmd.Env = append(os.Environ(), idleServerEnv+"="+strconv.Itoa(n))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = stdin.Close()
-		_ = cmd.Wait()
-	})
-	r := bufio.NewReader(stdout)
-	addr, err := r.ReadString('\n')
-	if err != nil {
-		b.Fatalf("helper server: %v", err)
-	}
-	var certPEM strings.Builder
-	for !strings.Contains(certPEM.String(), "-----END CERTIFICATE-----") {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			b.Fatalf("helper server certificate: %v", err)
-		}
-		certPEM.WriteString(line)
-	}
-	block, _ := pem.Decode([]byte(certPEM.String()))
-	if block == nil {
+	addr, caPEM := gwtest.StartChild(b, "TestHelperIdleServer", n)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
 		b.Fatal("helper server: no PEM certificate")
 	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	host, port, err := net.SplitHostPort(strings.TrimSpace(addr))
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,7 +74,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 			b.Fatal(err)
 		}
 		clients = append(clients, c)
-		if _, err := c.Login(ctx, idleUser(i), "secret"); err != nil {
+		if _, err := c.Login(ctx, gwtest.ChildUser(i), gwtest.ChildPassword); err != nil {
 			b.Fatal(err)
 		}
 	}
