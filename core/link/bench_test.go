@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/parleygw/parley/client"
 	"github.com/parleygw/parley/core/link"
-	"github.com/parleygw/parley/core/router"
 	"github.com/parleygw/parley/core/session"
 	"github.com/parleygw/parley/core/tlsterm"
 	"github.com/parleygw/parley/plugins/sdk"
@@ -39,12 +38,11 @@ type benchGateway struct {
 // BenchmarkIdleSession measures idle links, not links that just logged in.
 const quietPeriod = 20 * time.Millisecond
 
+// startBenchGateway is the test gateway of link_test.go with the memory
+// backend behind real gRPC (serveBackend) and links that park quickly.
 func startBenchGateway(b *testing.B, users ...string) *benchGateway {
 	b.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Error, Output: io.Discard})
-	c := serveBackend(b, memory.New(), logger)
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
 	settings := `{"users":[`
 	for i, u := range users {
 		if i > 0 {
@@ -52,53 +50,13 @@ func startBenchGateway(b *testing.B, users ...string) *benchGateway {
 		}
 		settings += fmt.Sprintf(`{"id":%q,"password":"secret","contacts":[]}`, u)
 	}
-	if err := c.Configure(ctx, []byte(settings+"]}"), sdk.ServerAddress{}); err != nil {
-		b.Fatal(err)
-	}
-	info, err := c.GetInfo(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := directory{}
-	for _, u := range users {
-		dir[u] = true
-	}
-	var r *router.Router
-	sessions := session.NewManager(session.Config{MaxSessions: len(users) + 1}, func(s *session.Session, reason string) { r.CloseBackendSession(s, reason) }, nil)
-	r = router.New(router.Options{Directory: dir, Backends: &backends{client: c, info: info}, Sessions: sessions, Logger: logger})
-	stream, err := c.Subscribe(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		for {
-			evs, err := stream.Recv()
-			if err != nil {
-				return
-			}
-			r.Deliver("memory", evs)
-		}
-	}()
-	term, err := tlsterm.New(tlsterm.Config{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := term.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	srv := link.NewServer(link.Config{ServerVersion: "bench", Heartbeat: time.Minute, QuietPeriod: quietPeriod}, r, sessions, logger, nil)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go srv.Start(ctx, conn, func() {})
-		}
-	}()
-	return &benchGateway{addr: ln.Addr().String(), caPEM: term.CertificatePEM()}
+	g := startGatewayOpts(b, gatewayOptions{
+		backend:  serveBackend(b, memory.New(), logger),
+		settings: []byte(settings + "]}"),
+		session:  session.Config{MaxSessions: len(users) + 1},
+		link:     link.Config{Heartbeat: time.Minute, QuietPeriod: quietPeriod},
+	}, users...)
+	return &benchGateway{addr: g.addr, caPEM: g.caPEM}
 }
 
 // serveBackend serves impl over gRPC on a unix socket, as its plugin

@@ -75,19 +75,25 @@ type gatewayOptions struct {
 	session  session.Config
 	link     link.Config // a zero Heartbeat means 5 s
 	settings []byte      // the memory backend's settings (nil: its defaults)
+	// backend is the memory backend's client; nil serves it with go-plugin's
+	// in-memory test connection.
+	backend *sdk.Client
 }
 
-func startGatewayOpts(t *testing.T, o gatewayOptions, users ...string) *gateway {
+func startGatewayOpts(t testing.TB, o gatewayOptions, users ...string) *gateway {
 	t.Helper()
 	scfg, lcfg := o.session, o.link
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: io.Discard})
-	// Closing the client shuts the in-memory server down (go-plugin's
-	// controller Shutdown); stopping it again here would race inside go-plugin.
-	clientProto, _ := plugin.TestPluginGRPCConn(t, false, sdk.ServerPlugins(memory.New(), logger))
-	t.Cleanup(func() { clientProto.Close() })
-	c, err := sdk.Dispense(clientProto)
-	if err != nil {
-		t.Fatal(err)
+	c := o.backend
+	if c == nil {
+		// Closing the client shuts the in-memory server down (go-plugin's
+		// controller Shutdown); stopping it again here would race inside go-plugin.
+		clientProto, _ := plugin.TestPluginGRPCConn(t, false, sdk.ServerPlugins(memory.New(), logger))
+		t.Cleanup(func() { clientProto.Close() })
+		var err error
+		if c, err = sdk.Dispense(clientProto); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
