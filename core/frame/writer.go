@@ -47,6 +47,10 @@ func NewWriter(w io.Writer, lim Limits) *Writer {
 // more whose first 4 KiB do not shrink by an eighth is sent uncompressed
 // without trying the rest (file data that is compressed already).
 //
+// The buffer grows only by what the frame takes on the wire: a body sent
+// as it is, such as a file chunk of up to MaxBulkBody bytes, keeps the
+// buffer in the 64 KiB class, never sized for snappy's worst case.
+//
 // A body larger than MaxFrame is refused with a *LimitError
 // (ErrFrameTooLarge) and nothing is buffered.
 func (w *Writer) WriteFrame(body []byte, sensitive bool) error {
@@ -56,34 +60,100 @@ func (w *Writer) WriteFrame(body []byte, sensitive bool) error {
 	if len(body) > w.lim.MaxFrame {
 		return &LimitError{Err: ErrFrameTooLarge, Size: int64(len(body)), Limit: w.lim.MaxFrame}
 	}
-	compress := !sensitive && w.lim.CompressThreshold > 0 && len(body) >= w.lim.CompressThreshold
-	need := headerLen + len(body)
-	if compress {
-		need = headerLen + snappy.MaxEncodedLen(len(body))
-	}
-	if pending := w.Buffered(); pending > 0 && pending+need > flushSize {
-		if err := w.Flush(); err != nil {
+	compress := w.compressible(body, sensitive)
+	if compress && headerLen+snappy.MaxEncodedLen(len(body)) <= flushSize {
+		// Small enough to compress straight into the buffer.
+		frame, err := w.reserve(headerLen + snappy.MaxEncodedLen(len(body)))
+		if err != nil {
 			return err
 		}
-	}
-	frame := w.reserve(need)
-	flags, n := byte(0), len(body)
-	if compress && len(body) >= probeMin {
-		enc := snappy.Encode(frame[headerLen:], body[:probeSize])
-		compress = len(enc) <= probeSize-probeSize/8
-	}
-	if compress {
+		flags, n := byte(0), len(body)
 		if enc := snappy.Encode(frame[headerLen:], body); len(enc) < len(body) {
 			flags, n = flagSnappy, len(enc)
+		} else {
+			copy(frame[headerLen:], body)
+		}
+		w.seal(frame, flags, n)
+		return nil
+	}
+	if compress {
+		scratch := getBuffer(snappy.MaxEncodedLen(len(body)))
+		defer scratch.release()
+		if enc := snappy.Encode(scratch.b, body); len(enc) < len(body) {
+			frame, err := w.reserve(headerLen + len(enc))
+			if err != nil {
+				return err
+			}
+			copy(frame[headerLen:], enc)
+			w.seal(frame, flagSnappy, len(enc))
+			return nil
 		}
 	}
-	if flags == 0 {
-		copy(frame[headerLen:], body)
+	frame, err := w.reserve(headerLen + len(body))
+	if err != nil {
+		return err
 	}
+	copy(frame[headerLen:], body)
+	w.seal(frame, 0, len(body))
+	return nil
+}
+
+// WriteFrameFunc is WriteFrame for a body of size bytes that fill writes
+// straight into the buffer (for example a protobuf message marshalled
+// there), which saves building the body elsewhere and copying it. fill
+// gets exactly size bytes and must fill all of them; if it returns an
+// error, nothing is buffered and WriteFrameFunc returns that error. The
+// body is compressed as WriteFrame would.
+func (w *Writer) WriteFrameFunc(size int, sensitive bool, fill func(body []byte) error) error {
+	if w.err != nil {
+		return w.err
+	}
+	if size > w.lim.MaxFrame {
+		return &LimitError{Err: ErrFrameTooLarge, Size: int64(size), Limit: w.lim.MaxFrame}
+	}
+	frame, err := w.reserve(headerLen + size)
+	if err != nil {
+		return err
+	}
+	body := frame[headerLen:]
+	if err := fill(body); err != nil {
+		w.buf.b = w.buf.b[:len(w.buf.b)-len(frame)]
+		w.releaseIfEmpty()
+		return err
+	}
+	flags, n := byte(0), size
+	if w.compressible(body, sensitive) {
+		scratch := getBuffer(snappy.MaxEncodedLen(size))
+		if enc := snappy.Encode(scratch.b, body); len(enc) < size {
+			flags, n = flagSnappy, copy(body, enc)
+		}
+		scratch.release()
+	}
+	w.seal(frame, flags, n)
+	return nil
+}
+
+// compressible reports whether body is worth compressing: not sensitive,
+// at least CompressThreshold bytes, and, from probeMin bytes, a first
+// probeSize bytes that shrink by an eighth.
+func (w *Writer) compressible(body []byte, sensitive bool) bool {
+	if sensitive || w.lim.CompressThreshold <= 0 || len(body) < w.lim.CompressThreshold {
+		return false
+	}
+	if len(body) < probeMin {
+		return true
+	}
+	scratch := getBuffer(snappy.MaxEncodedLen(probeSize))
+	defer scratch.release()
+	return len(snappy.Encode(scratch.b, body[:probeSize])) <= probeSize-probeSize/8
+}
+
+// seal writes the header of frame, the last frame in the buffer, whose
+// body is n bytes with flags, and drops the rest of what was reserved.
+func (w *Writer) seal(frame []byte, flags byte, n int) {
 	binary.BigEndian.PutUint32(frame, uint32(n+1))
 	frame[4] = flags
-	w.buf.b = w.buf.b[:len(w.buf.b)-need+headerLen+n]
-	return nil
+	w.buf.b = w.buf.b[:len(w.buf.b)-len(frame)+headerLen+n]
 }
 
 // Buffered returns the number of bytes waiting for Flush.
@@ -113,9 +183,17 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
-// reserve extends the buffer by n bytes and returns them.
-func (w *Writer) reserve(n int) []byte {
+// reserve makes room for a frame of at most n bytes at the end of the
+// buffer, flushing what is pending first when it would take the buffer
+// past flushSize, and returns those n bytes, or the error of that flush.
+func (w *Writer) reserve(n int) ([]byte, error) {
 	pending := w.Buffered()
+	if pending > 0 && pending+n > flushSize {
+		if err := w.Flush(); err != nil {
+			return nil, err
+		}
+		pending = 0
+	}
 	if w.buf == nil || cap(w.buf.b)-pending < n {
 		grown := getBuffer(pending + n)
 		if w.buf != nil {
@@ -126,5 +204,13 @@ func (w *Writer) reserve(n int) []byte {
 	} else {
 		w.buf.b = w.buf.b[:pending+n]
 	}
-	return w.buf.b[pending:]
+	return w.buf.b[pending:], nil
+}
+
+// releaseIfEmpty gives the buffer back when nothing is pending.
+func (w *Writer) releaseIfEmpty() {
+	if w.buf != nil && len(w.buf.b) == 0 {
+		w.buf.release()
+		w.buf = nil
+	}
 }

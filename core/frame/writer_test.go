@@ -189,3 +189,169 @@ func TestWriterErrorIsSticky(t *testing.T) {
 		t.Errorf("failed writer still buffers %d bytes", w.Buffered())
 	}
 }
+
+// A bulk frame (a file chunk) of up to MaxBulkBody bytes of incompressible
+// data holds 64 KiB buffers on both ends, not the 128 KiB that snappy's
+// worst case or one byte more would take.
+func TestBulkFrameFitsA64KiBBuffer(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		size    int
+		wantCap int
+	}{
+		{"MaxBulkBody", frame.MaxBulkBody, 64 << 10},
+		{"one byte more", frame.MaxBulkBody + 1, 128 << 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := incompressible(tt.size)
+			var out bytes.Buffer
+			w := frame.NewWriter(&out, frame.Limits{})
+			if err := w.WriteFrame(body, false); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.BufferCap(); got != tt.wantCap {
+				t.Errorf("writer buffer %d bytes, want %d", got, tt.wantCap)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			r := frame.NewReader(&out, frame.Limits{})
+			got, err := r.ReadFrame()
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("read back %d bytes (err %v), want the body", len(got), err)
+			}
+			if got := r.BodyCap(); got > max(tt.wantCap, 64<<10) {
+				t.Errorf("reader buffer %d bytes, want at most %d", got, tt.wantCap)
+			}
+		})
+	}
+}
+
+// A large compressible body is compressed outside the buffer, which then
+// grows only by the compressed frame.
+func TestLargeCompressibleBodyBuffersOnlyItsCompressedFrame(t *testing.T) {
+	body := compressible(frame.MaxBulkBody)
+	var out bytes.Buffer
+	w := frame.NewWriter(&out, frame.Limits{})
+	if err := w.WriteFrame(body, false); err != nil {
+		t.Fatal(err)
+	}
+	if w.Buffered() >= len(body) || w.BufferCap() > 64<<10 {
+		t.Errorf("buffered %d bytes in a %d-byte buffer for a compressible %d-byte body; want it compressed within 64 KiB",
+			w.Buffered(), w.BufferCap(), len(body))
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, out.Bytes(), frame.Limits{})
+	if err != io.EOF || len(got) != 1 || !bytes.Equal(got[0], body) {
+		t.Fatalf("read back %d frames (err %v), want the body", len(got), err)
+	}
+}
+
+func TestWriteFrameFunc(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      []byte
+		sensitive bool
+		snappy    bool
+	}{
+		{"small", []byte("hello"), false, false},
+		{"bulk incompressible", incompressible(frame.MaxBulkBody), false, false},
+		{"bulk compressible", compressible(frame.MaxBulkBody), false, true},
+		{"small compressible", compressible(1000), false, true},
+		{"sensitive", compressible(1000), true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w := frame.NewWriter(&out, frame.Limits{})
+			if err := w.WriteFrameFunc(len(tt.body), tt.sensitive, func(b []byte) error {
+				if len(b) != len(tt.body) {
+					t.Fatalf("fill got %d bytes, want %d", len(b), len(tt.body))
+				}
+				copy(b, tt.body)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			wire := out.Bytes()
+			if gotSnappy := wire[4] == 1; gotSnappy != tt.snappy {
+				t.Errorf("flags = %#x, want snappy=%v", wire[4], tt.snappy)
+			}
+			got, err := readAll(t, wire, frame.Limits{})
+			if err != io.EOF || len(got) != 1 || !bytes.Equal(got[0], tt.body) {
+				t.Fatalf("read back %d frames (err %v), want the body", len(got), err)
+			}
+		})
+	}
+}
+
+// A fill that fails leaves nothing of its frame behind, and the frames
+// before it go out untouched.
+func TestWriteFrameFuncFillError(t *testing.T) {
+	var out bytes.Buffer
+	w := frame.NewWriter(&out, frame.Limits{})
+	if err := w.WriteFrame([]byte("before"), false); err != nil {
+		t.Fatal(err)
+	}
+	pending := w.Buffered()
+	boom := errors.New("marshal failed")
+	if err := w.WriteFrameFunc(100, false, func([]byte) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("WriteFrameFunc = %v, want %v", err, boom)
+	}
+	if w.Buffered() != pending {
+		t.Errorf("buffered %d bytes after a failed fill, want %d", w.Buffered(), pending)
+	}
+	if err := w.WriteFrame([]byte("after"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, out.Bytes(), frame.Limits{})
+	if err != io.EOF || len(got) != 2 || string(got[0]) != "before" || string(got[1]) != "after" {
+		t.Fatalf("read back %q (err %v), want before and after", got, err)
+	}
+
+	empty := frame.NewWriter(&out, frame.Limits{})
+	if err := empty.WriteFrameFunc(100, false, func([]byte) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("WriteFrameFunc = %v, want %v", err, boom)
+	}
+	if empty.Buffered() != 0 || empty.BufferCap() != 0 {
+		t.Errorf("failed fill left a %d-byte buffer (%d pending), want none", empty.BufferCap(), empty.Buffered())
+	}
+}
+
+func TestWriteFrameFuncLimit(t *testing.T) {
+	w := frame.NewWriter(io.Discard, frame.Limits{MaxFrame: 1000})
+	err := w.WriteFrameFunc(1001, false, func([]byte) error {
+		t.Fatal("fill called for a body over the limit")
+		return nil
+	})
+	if !errors.Is(err, frame.ErrFrameTooLarge) {
+		t.Fatalf("err = %v, want ErrFrameTooLarge", err)
+	}
+}
+
+// When the frame that does not fit makes the Writer flush, and that
+// write fails, the frame is refused with the error.
+func TestWriterFlushFailureRefusesFrame(t *testing.T) {
+	boom := errors.New("broken pipe")
+	w := frame.NewWriter(failingWriter{boom}, frame.Limits{})
+	if err := w.WriteFrame(incompressible(40<<10), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFrame(incompressible(40<<10), false); !errors.Is(err, boom) {
+		t.Fatalf("WriteFrame = %v, want %v", err, boom)
+	}
+	if err := w.WriteFrameFunc(40<<10, false, func([]byte) error { return nil }); !errors.Is(err, boom) {
+		t.Fatalf("WriteFrameFunc = %v, want %v", err, boom)
+	}
+	if w.Buffered() != 0 {
+		t.Errorf("failed writer still buffers %d bytes", w.Buffered())
+	}
+}
