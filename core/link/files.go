@@ -1,11 +1,10 @@
 package link
 
 import (
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/parleygw/parley/core/filexfer"
 	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -67,23 +66,31 @@ func (l *link) sendFiles() error {
 	return l.write(false, acks...)
 }
 
-// chunkBodies holds the buffers chunk frames are marshalled into: a chunk's
-// frame body is a little more than its data.
-var chunkBodies = sync.Pool{New: func() any {
-	b := make([]byte, 0, filexfer.MaxChunk+1<<10)
-	return &b
-}}
+// errChunkSize reports a chunk whose marshalled size changed between
+// sizing its frame and filling it, which proto's cached sizes rule out.
+var errChunkSize = errors.New("link: file chunk marshalled to a different size than measured")
 
-// writeChunk frames one FileChunk message (unflushed), marshalled into a
-// pooled buffer rather than a new one per chunk.
+// writeChunk frames one FileChunk message (unflushed), marshalled straight
+// into the frame writer's buffer: the chunk's data is copied once, from
+// the manager's chunk buffer to the frame, with no body in between.
 func (l *link) writeChunk(m *devicev1.Message) error {
-	buf := chunkBodies.Get().(*[]byte)
-	defer chunkBodies.Put(buf)
-	body, err := proto.MarshalOptions{}.MarshalAppend((*buf)[:0], &devicev1.Frame{Messages: []*devicev1.Message{m}})
-	if err != nil {
-		return fmt.Errorf("link: marshal: %w", err)
-	}
+	f := &devicev1.Frame{Messages: []*devicev1.Message{m}}
+	opts := proto.MarshalOptions{UseCachedSize: true}
+	size := proto.Size(f)
 	l.conn.SetWriteDeadline(time.Now().Add(l.srv.cfg.Heartbeat))
+	err := l.out.WriteFrameFunc(size, false, func(body []byte) error {
+		out, err := opts.MarshalAppend(body[:0], f)
+		if err != nil {
+			return fmt.Errorf("link: marshal: %w", err)
+		}
+		if len(out) != size || &out[0] != &body[0] {
+			return errChunkSize
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	l.srv.metrics.framesOut.Inc()
-	return l.out.WriteFrame(body, false)
+	return nil
 }
