@@ -22,6 +22,12 @@ const (
 	FileChunkSize = 64 << 10
 )
 
+// sendChunkSize is the data per FileChunk the client sends: 1 KiB short of
+// FileChunkSize, so that a chunk's frame with its envelope fits the 64 KiB
+// buffers of the client's frame writer and the gateway's frame reader
+// (frame.MaxBulkBody) rather than taking 128 KiB ones.
+const sendChunkSize = FileChunkSize - chunkFrameOverhead
+
 // cancelTimeout bounds the CancelFile sent when a transfer's context ends.
 const cancelTimeout = 5 * time.Second
 
@@ -378,9 +384,16 @@ func (c *Conn) runUpload(ctx context.Context, u *upload) (*FileResult, error) {
 			}
 			u.mu.Unlock()
 		}
-		for u.read < u.size && u.read-u.acked < FileWindow {
-			n := min(c.fileChunkSize(), u.size-u.read, FileWindow-(u.read-u.acked))
-			data := u.buffer(n, c.fileChunkSize())
+		// Only whole chunks go out, and the one that ends the file: a chunk
+		// that does not fit the window waits for the next acknowledgement,
+		// which comes once the gateway has passed on a quarter window,
+		// rather than going out cut to the few KiB that do fit.
+		for chunkSize := c.fileChunkSize(); u.read < u.size; {
+			n := min(chunkSize, u.size-u.read)
+			if u.read-u.acked+n > FileWindow {
+				break
+			}
+			data := u.buffer(n, chunkSize)
 			if _, err := io.ReadFull(u.r, data); err != nil {
 				c.cancelAfter(context.Background(), u.id)
 				return nil, fmt.Errorf("client: send file: reading: %w", err)
@@ -421,10 +434,10 @@ func (u *upload) buffer(n, chunkSize uint64) []byte {
 // chunkFrameOverhead is what a FileChunk's frame needs besides its data.
 const chunkFrameOverhead = 1 << 10
 
-// fileChunkSize is the data per FileChunk: FileChunkSize, or less if the
+// fileChunkSize is the data per FileChunk: sendChunkSize, or less if the
 // gateway's frames are smaller.
 func (c *Conn) fileChunkSize() uint64 {
-	n := uint64(FileChunkSize)
+	n := uint64(sendChunkSize)
 	if f := uint64(c.Welcome.GetLimits().GetMaxFrame()); f > chunkFrameOverhead {
 		n = min(n, f-chunkFrameOverhead)
 	}

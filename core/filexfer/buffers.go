@@ -13,20 +13,21 @@ import (
 // framed its chunk (Manager.Release); one that never does is left to the
 // garbage collector and stays counted.
 type chunkBuffers struct {
-	pool sync.Pool // of *[]byte with capacity MaxChunk
+	size int       // the capacity of every buffer: Options.ChunkSize
+	pool sync.Pool // of *[]byte with capacity size
 	lent atomic.Int64
 	peak atomic.Int64 // the most lent at once
 }
 
-// get returns a buffer of n bytes, at most MaxChunk.
+// get returns a buffer of n bytes, at most size.
 func (b *chunkBuffers) get(n int) []byte {
 	var buf []byte
 	if p, ok := b.pool.Get().(*[]byte); ok {
 		buf = *p
 	} else {
-		buf = make([]byte, MaxChunk)
+		buf = make([]byte, b.size)
 	}
-	lent := b.lent.Add(MaxChunk)
+	lent := b.lent.Add(int64(b.size))
 	for {
 		peak := b.peak.Load()
 		if lent <= peak || b.peak.CompareAndSwap(peak, lent) {
@@ -37,10 +38,10 @@ func (b *chunkBuffers) get(n int) []byte {
 
 // put takes back a buffer from get.
 func (b *chunkBuffers) put(buf []byte) {
-	if cap(buf) != MaxChunk {
+	if cap(buf) != b.size {
 		return
 	}
-	b.lent.Add(-MaxChunk)
+	b.lent.Add(-int64(b.size))
 	buf = buf[:0]
 	b.pool.Put(&buf)
 }

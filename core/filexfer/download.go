@@ -389,8 +389,11 @@ func (t *transfer) nextChunks(gen uint64, budget int) (msgs []*devicev1.Message,
 		return nil, 0, false
 	}
 	limit := min(ready, t.acked+Window)
-	for t.cursor < limit && used < budget {
-		n := min(uint64(t.m.o.ChunkSize), limit-t.cursor, uint64(budget-used))
+	for t.cursor < limit {
+		n := min(uint64(t.m.o.ChunkSize), limit-t.cursor)
+		if used+int(n) > budget {
+			break // whole chunks only: the rest goes in the next round
+		}
 		data := t.m.bufs.get(int(n))
 		if err := src.readAt(data, t.cursor); err != nil {
 			t.m.bufs.put(data)

@@ -25,6 +25,12 @@ const (
 	Window = 512 << 10
 	// MaxChunk is the most data one FileChunk carries.
 	MaxChunk = 64 << 10
+	// SendChunk is the data per FileChunk the gateway sends by default:
+	// 1 KiB short of MaxChunk, so that a chunk's frame, envelope included,
+	// fits the 64 KiB buffers of the link's frame writer and of the
+	// device's frame reader (frame.MaxBulkBody) instead of taking 128 KiB
+	// ones.
+	SendChunk = MaxChunk - 1<<10
 )
 
 // Defaults of Options.
@@ -36,9 +42,12 @@ const (
 	DefaultMaxImagePixels = 16_000_000
 )
 
-// nextBudget bounds the data one Next call returns, so that the link's
-// writer gets back to its other duties between rounds.
-const nextBudget = 256 << 10
+// nextBudget bounds the chunk data one Next call returns: one chunk of the
+// default size, a few when ChunkSize is small. The link frames each chunk
+// (and gives its buffer back) before it flushes, so a link holds one chunk
+// buffer at a time rather than one for every chunk of a round, and its
+// writer gets back to its other duties between chunks.
+const nextBudget = MaxChunk
 
 // Policies gives the file policy that applies to a gateway user: their
 // group's, or the configuration's default.
@@ -72,7 +81,8 @@ type Options struct {
 	// FileProgress.error (the router's DeviceError). Required.
 	DeviceError func(error) *devicev1.Error
 	// ChunkSize is the data per FileChunk the gateway sends, at most
-	// MaxChunk (the default); lower it to fit a small max_frame.
+	// SendChunk (the default; larger values are lowered to it); lower it
+	// to fit a small max_frame.
 	ChunkSize int
 	// ResumeWindow is how long a transfer waits for its device to come
 	// back and carry on (default DefaultResumeWindow).
@@ -133,8 +143,8 @@ func New(o Options) (*Manager, error) {
 	if o.Policies == nil || o.DeviceError == nil || o.SpoolDir == "" {
 		return nil, errors.New("filexfer: Policies, DeviceError and SpoolDir are required")
 	}
-	if o.ChunkSize <= 0 || o.ChunkSize > MaxChunk {
-		o.ChunkSize = MaxChunk
+	if o.ChunkSize <= 0 || o.ChunkSize > SendChunk {
+		o.ChunkSize = SendChunk
 	}
 	if o.ResumeWindow <= 0 {
 		o.ResumeWindow = DefaultResumeWindow
@@ -164,6 +174,7 @@ func New(o Options) (*Manager, error) {
 	m := &Manager{o: o, log: o.Logger, ctx: ctx, stop: stop, janitor: make(chan struct{}), optimize: make(chan struct{}, 1),
 		transfers: map[transferKey]*transfer{}, finishing: map[*transfer]bool{}, offers: map[transferKey]*offer{}, devices: map[*session.Device]*deviceFiles{},
 		ended: map[transferKey]bool{}}
+	m.bufs.size = o.ChunkSize
 	m.metrics = newMetrics(o.Registerer, m)
 	go m.sweep()
 	return m, nil
@@ -369,10 +380,10 @@ func (m *Manager) Wake(d *session.Device) <-chan struct{} {
 
 // Next returns the file messages (chunks of downloads, acknowledgements
 // of uploads) the device's link with attachment generation gen should
-// send now: at most about nextBudget bytes, and never more than a
-// transfer's window. If more is ready, Wake is signalled again. Next never
-// blocks on the network. The chunks' data is lent: give it back with
-// Release once the chunks are framed.
+// send now: whole chunks of at most nextBudget bytes together, and never
+// more than a transfer's window. If more is ready, Wake is signalled again.
+// Next never blocks on the network. The chunks' data is lent: give it back
+// with Release once the chunks are framed.
 func (m *Manager) Next(d *session.Device, gen uint64) []*devicev1.Message {
 	m.mu.Lock()
 	df := m.devices[d]

@@ -400,7 +400,7 @@ func TestChunksLendBuffersUntilReleased(t *testing.T) {
 				chunks++
 			}
 		}
-		if lent, _ := u.m.ChunkBuffers(); lent != int64(chunks)*filexfer.MaxChunk {
+		if lent, _ := u.m.ChunkBuffers(); lent != int64(chunks)*filexfer.SendChunk {
 			t.Fatalf("%d bytes of buffers lent for %d chunks", lent, chunks)
 		}
 		u.m.Release(msgs)
