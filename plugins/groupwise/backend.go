@@ -34,6 +34,7 @@ var (
 	_ sdk.ContactManager   = (*Backend)(nil)
 	_ sdk.Conversations    = (*Backend)(nil)
 	_ sdk.SnapshotProvider = (*Backend)(nil)
+	_ sdk.MessagePipeliner = (*Backend)(nil)
 )
 
 // New returns an unconfigured backend.

@@ -12,34 +12,61 @@ import (
 // with To, which is created on the server if needed. A key seen before is
 // answered with the earlier conversation and not sent again.
 func (b *Backend) SendMessage(ctx context.Context, msg sdk.OutgoingMessage) (string, error) {
-	s, err := b.session(msg.SessionID)
-	if err != nil {
-		return "", err
+	type result struct {
+		conv string
+		err  error
 	}
-	if msg.IdempotencyKey == "" {
-		return s.sendMessage(ctx, msg)
-	}
-	conv, dup, err := s.sent.begin(ctx, msg.IdempotencyKey)
-	if err != nil {
-		return "", requestError(err)
-	}
-	if dup {
-		return conv, nil
-	}
-	conv, err = s.sendMessage(ctx, msg)
-	s.sent.finish(msg.IdempotencyKey, conv, err == nil)
-	return conv, err
+	ch := make(chan result, 1)
+	b.StartSendMessage(ctx, msg, func(conv string, err error) { ch <- result{conv, err} })
+	r := <-ch
+	return r.conv, r.err
 }
 
-func (s *session) sendMessage(ctx context.Context, msg sdk.OutgoingMessage) (string, error) {
+// StartSendMessage implements sdk.MessagePipeliner: it does what
+// SendMessage does up to writing the request, so a session's messages
+// follow each other on its connection without waiting for the server's
+// answers, which gwclient matches by transaction id. Finding the
+// conversation may still wait (creating a 1-to-1 conference, or a retry
+// waiting for the send with its key that is in flight).
+func (b *Backend) StartSendMessage(ctx context.Context, msg sdk.OutgoingMessage, done func(string, error)) {
+	s, err := b.session(msg.SessionID)
+	if err != nil {
+		done("", err)
+		return
+	}
+	key := msg.IdempotencyKey
+	if key == "" {
+		s.startSend(ctx, msg, done)
+		return
+	}
+	conv, dup, err := s.sent.begin(ctx, key)
+	switch {
+	case err != nil:
+		done("", requestError(err))
+	case dup:
+		done(conv, nil)
+	default:
+		s.startSend(ctx, msg, func(conv string, err error) {
+			s.sent.finish(key, conv, err == nil)
+			done(conv, err)
+		})
+	}
+}
+
+// startSend sends msg to its conversation and calls done with the result.
+func (s *session) startSend(ctx context.Context, msg sdk.OutgoingMessage, done func(string, error)) {
 	guid, err := s.conversation(ctx, msg.ConversationID, msg.To)
 	if err != nil {
-		return "", err
+		done("", err)
+		return
 	}
-	if err := s.client.SendMessage(ctx, guid, msg.Text); err != nil {
-		return "", requestError(err)
-	}
-	return guid, nil
+	s.client.StartSendMessage(ctx, guid, msg.Text, func(err error) {
+		if err != nil {
+			done("", requestError(err))
+			return
+		}
+		done(guid, nil)
+	})
 }
 
 // conversation picks the conference a message goes to.

@@ -8,7 +8,8 @@ import (
 // Backend is what every plugin implements. Methods are called concurrently
 // for different sessions; each call carries its own deadline. SendMessage,
 // SendTyping and SetPresence of one session are called one at a time, in
-// the order the gateway sent them.
+// the order the gateway sent them (a MessagePipeliner's messages are
+// started in that order, without waiting for each).
 type Backend interface {
 	// Info describes the backend. It is called before Configure.
 	Info() Info

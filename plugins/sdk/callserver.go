@@ -15,14 +15,29 @@ import (
 // Calls runs the calls of one call stream. Calls of one session run one
 // after the other in the order they arrived; calls of different sessions
 // run concurrently, so one slow IM server stalls only its own sessions.
-// Results go back in batches as they are ready.
+// A MessagePipeliner's messages are started in that order without waiting
+// for each (up to MaxPipelinedMessages per session); the session's next
+// other call waits for them. Results go back in batches as they are ready.
 func (s *grpcServer) Calls(stream pb.Backend_CallsServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	results := newBatcher[*pb.Result]()
 	sent := make(chan error, 1)
 	go func() { sent <- sendResults(ctx, stream, results) }()
+	pipeliner, _ := s.impl.(MessagePipeliner)
+	var flights inFlight
 	workers := &sessionWorkers[*pb.Call]{run: func(c *pb.Call) {
+		session := callSession(c)
+		if m, ok := c.Kind.(*pb.Call_SendMessage); ok && pipeliner != nil {
+			flights.wait(ctx, session, MaxPipelinedMessages)
+			flights.add(session)
+			s.startMessage(ctx, pipeliner, c, m.SendMessage, func(r *pb.Result) {
+				results.put(r, resultBytes(r))
+				flights.done(session)
+			})
+			return
+		}
+		flights.wait(ctx, session, 1)
 		r := s.runCall(ctx, c)
 		results.put(r, resultBytes(r))
 	}}
@@ -79,13 +94,34 @@ func callSession(c *pb.Call) string {
 	return ""
 }
 
+// callContext is the context a call runs in: ctx with the call's timeout.
+func callContext(ctx context.Context, c *pb.Call) (context.Context, context.CancelFunc) {
+	if c.TimeoutMs > 0 {
+		return context.WithTimeout(ctx, time.Duration(c.TimeoutMs)*time.Millisecond)
+	}
+	return ctx, func() {}
+}
+
+// startMessage starts the SendMessage call c on a MessagePipeliner; finish
+// gets its result.
+func (s *grpcServer) startMessage(ctx context.Context, p MessagePipeliner, c *pb.Call, req *pb.SendMessageRequest, finish func(*pb.Result)) {
+	ctx, cancel := callContext(ctx, c)
+	id := c.Id
+	p.StartSendMessage(ctx, OutgoingMessage{SessionID: req.SessionId, ConversationID: req.ConversationId,
+		To: req.To, Text: req.Text, IdempotencyKey: req.IdempotencyKey}, func(conv string, err error) {
+		cancel()
+		r := &pb.Result{Id: id}
+		if err == nil {
+			r.Kind = &pb.Result_SendMessage{SendMessage: &pb.SendMessageResponse{ConversationId: conv}}
+		}
+		finish(settle(r, err))
+	})
+}
+
 // runCall runs one call on the backend and builds its result.
 func (s *grpcServer) runCall(ctx context.Context, c *pb.Call) *pb.Result {
-	if c.TimeoutMs > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutMs)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := callContext(ctx, c)
+	defer cancel()
 	r := &pb.Result{Id: c.Id}
 	var err error
 	switch k := c.Kind.(type) {
@@ -105,6 +141,12 @@ func (s *grpcServer) runCall(ctx context.Context, c *pb.Call) *pb.Result {
 	default:
 		err = Errorf(ReasonUnsupported, "unknown call on the call stream")
 	}
+	return settle(r, err)
+}
+
+// settle completes the result r of a call that ended with err: the error
+// replaces its content, as does one for a result too large to send.
+func settle(r *pb.Result, err error) *pb.Result {
 	if size := resultBytes(r); err == nil && size > maxItemBytes {
 		err = Errorf(ReasonInternal, "a result of %d bytes exceeds the %d byte limit", size, maxItemBytes)
 	}

@@ -22,13 +22,17 @@ type Client struct {
 	log  hclog.Logger
 	conn net.Conn
 
-	// writeMu serialises transaction id assignment and writes, so that ids
-	// go out in order and every request is one Write call.
+	// writeMu guards transaction id assignment and the queue of encoded
+	// requests, so that requests go out in the order of their ids. The
+	// first request queued while no write runs writes the queue; requests
+	// queued meanwhile go out together in its next write (see enqueue).
 	writeMu sync.Mutex
 	lastTID int
+	wqueue  *[]byte // encoded requests waiting to be written; nil if none
+	writing bool    // a goroutine is writing the queue
 
 	mu       sync.Mutex
-	pending  map[string]chan *gwproto.Response
+	pending  map[string]*request
 	login    loginState
 	self     User
 	users    map[string]User // by dnKey
@@ -103,7 +107,7 @@ func newClient(conn net.Conn, cfg Config) *Client {
 		cfg:     cfg,
 		log:     cfg.Logger.Named("gwclient").With("server", net.JoinHostPort(cfg.Server, strconv.Itoa(cfg.Port))),
 		conn:    conn,
-		pending: make(map[string]chan *gwproto.Response),
+		pending: make(map[string]*request),
 		users:   make(map[string]User),
 		confs:   make(map[string]*conference),
 		events:  make(chan Event),
@@ -151,9 +155,12 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// fail ends the connection with err, once.
+// fail ends the connection with err, once, and then fails the requests
+// waiting with a callback (those waiting in roundTrip see done).
 func (c *Client) fail(err error) {
+	first := false
 	c.failOnce.Do(func() {
+		first = true
 		c.err = err
 		close(c.done)
 		c.stopKeepalive()
@@ -162,19 +169,72 @@ func (c *Client) fail(err error) {
 		}
 		_ = c.conn.Close()
 	})
+	if first {
+		c.failCallbacks()
+	}
+}
+
+// failCallbacks completes the callback requests still waiting with the
+// connection's error. It holds writeMu while it collects them, so that no
+// request is queued after done was closed and missed here.
+func (c *Client) failCallbacks() {
+	var waiting []*request
+	c.writeMu.Lock()
+	c.mu.Lock()
+	for tid, r := range c.pending {
+		if r.done != nil {
+			waiting = append(waiting, r)
+			delete(c.pending, tid)
+		}
+	}
+	c.mu.Unlock()
+	c.writeMu.Unlock()
+	for _, r := range waiting {
+		r.stop()
+		r.done(nil, fmt.Errorf("gwclient: %s: %w", r.cmd, c.err))
+	}
 }
 
 // call sends one request of a logged-in session and waits for its response.
 // A non-zero result code is returned as a *ServerError. Errors carry the
 // command as context.
 func (c *Client) call(ctx context.Context, cmd string, fields gwproto.Fields) (*gwproto.Response, error) {
+	if err := c.loggedIn(cmd); err != nil {
+		return nil, err
+	}
+	return c.roundTrip(ctx, &gwproto.Request{Command: cmd, Fields: fields})
+}
+
+func (c *Client) loggedIn(cmd string) error {
 	c.mu.Lock()
 	state := c.login
 	c.mu.Unlock()
 	if state != loginDone {
-		return nil, fmt.Errorf("gwclient: %s: %w", cmd, ErrNotLoggedIn)
+		return fmt.Errorf("gwclient: %s: %w", cmd, ErrNotLoggedIn)
 	}
-	return c.roundTrip(ctx, &gwproto.Request{Command: cmd, Fields: fields})
+	return nil
+}
+
+// request is a request waiting for its response: a caller of roundTrip
+// waiting on ch, or a callback (start).
+type request struct {
+	cmd  string
+	tid  string
+	ch   chan *gwproto.Response // roundTrip's; nil for a callback
+	done func(*gwproto.Response, error)
+	// A callback request's bounds, armed when it is queued.
+	timer   *time.Timer // RequestTimeout; nil if the context ends sooner
+	stopCtx func() bool // stops the context's AfterFunc; nil if it never ends
+}
+
+// stop disarms a callback request's timer and context watch.
+func (r *request) stop() {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	if r.stopCtx != nil {
+		r.stopCtx()
+	}
 }
 
 func (c *Client) roundTrip(ctx context.Context, req *gwproto.Request) (*gwproto.Response, error) {
@@ -189,45 +249,155 @@ func (c *Client) roundTrip(ctx context.Context, req *gwproto.Request) (*gwproto.
 	}
 	timer := getTimer(c.cfg.RequestTimeout)
 	defer putTimer(timer)
-	ch := make(chan *gwproto.Response, 1)
-
-	buf := encodeBuffers.Get().(*[]byte)
-	defer putEncodeBuffer(buf)
-	c.writeMu.Lock()
-	c.lastTID++
-	req.TID = strconv.Itoa(c.lastTID)
-	var err error
-	*buf, err = req.AppendTo((*buf)[:0])
-	if err != nil {
-		c.lastTID--
-		c.writeMu.Unlock()
-		return nil, fmt.Errorf("gwclient: %s: encoding request: %w", cmd, err)
+	r := &request{cmd: cmd, ch: make(chan *gwproto.Response, 1)}
+	if err := c.enqueue(ctx, req, r); err != nil {
+		return nil, err
 	}
-	tid := req.TID
-	c.mu.Lock()
-	c.pending[tid] = ch
-	c.mu.Unlock()
-	defer c.forget(tid)
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
-	_, err = c.conn.Write(*buf)
-	c.writeMu.Unlock()
-	if err != nil {
-		c.fail(fmt.Errorf("%w: writing %s: %w", ErrConnectionLost, cmd, err))
-		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
-	}
-	c.log.Trace("request sent", "command", cmd, "tid", tid)
+	defer c.forget(r.tid)
 
 	select {
-	case resp := <-ch:
+	case resp := <-r.ch:
 		return resp, checkResult(cmd, resp)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("gwclient: %s: %w", cmd, ctx.Err())
 	case <-timer.C:
-		c.fail(fmt.Errorf("%w: no answer to %s (tid %s) after %v", ErrTimeout, cmd, tid, c.cfg.RequestTimeout))
+		c.fail(fmt.Errorf("%w: no answer to %s (tid %s) after %v", ErrTimeout, cmd, r.tid, c.cfg.RequestTimeout))
 		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
 	case <-c.done:
 		return nil, fmt.Errorf("gwclient: %s: %w", cmd, c.err)
 	}
+}
+
+// start sends one request of a logged-in session without waiting: done
+// is called exactly once, with the response (and, as from call, a
+// *ServerError for a non-zero result code) or the error that ended the
+// request: ctx ending, RequestTimeout (which also ends the connection, as
+// for call) or the connection failing. done runs on the reader goroutine,
+// a timer's goroutine, or before start returns; it must not block.
+// Requests started one after the other go out in that order.
+func (c *Client) start(ctx context.Context, cmd string, fields gwproto.Fields, done func(*gwproto.Response, error)) {
+	if err := c.loggedIn(cmd); err != nil {
+		done(nil, err)
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		done(nil, fmt.Errorf("gwclient: %s: %w", cmd, err))
+		return
+	}
+	r := &request{cmd: cmd, done: done}
+	if err := c.enqueue(ctx, &gwproto.Request{Command: cmd, Fields: fields}, r); err != nil {
+		done(nil, err)
+	}
+}
+
+// enqueue assigns req its transaction id, registers r as waiting for the
+// response (arming a callback request's bounds) and queues the encoded
+// request for writing. If no write is running, it writes the queue itself
+// until it is empty, so requests queued while a write runs share the next
+// write (and its TLS record). It fails if the connection has ended or the
+// request cannot be encoded.
+func (c *Client) enqueue(ctx context.Context, req *gwproto.Request, r *request) error {
+	c.writeMu.Lock()
+	select {
+	case <-c.done:
+		c.writeMu.Unlock()
+		return fmt.Errorf("gwclient: %s: %w", req.Command, c.err)
+	default:
+	}
+	buf := c.wqueue
+	if buf == nil {
+		buf = encodeBuffers.Get().(*[]byte)
+		*buf = (*buf)[:0]
+	}
+	n := len(*buf)
+	c.lastTID++
+	req.TID = strconv.Itoa(c.lastTID)
+	var err error
+	if *buf, err = req.AppendTo(*buf); err != nil {
+		c.lastTID--
+		*buf = (*buf)[:n]
+		if n == 0 {
+			putEncodeBuffer(buf)
+			buf = nil
+		}
+		c.wqueue = buf
+		c.writeMu.Unlock()
+		return fmt.Errorf("gwclient: %s: encoding request: %w", req.Command, err)
+	}
+	c.wqueue = buf
+	r.tid = req.TID
+	c.mu.Lock()
+	c.pending[r.tid] = r
+	if r.done != nil {
+		c.arm(ctx, r)
+	}
+	c.mu.Unlock()
+	c.log.Trace("request queued", "command", req.Command, "tid", r.tid)
+	if c.writing {
+		c.writeMu.Unlock()
+		return nil
+	}
+	c.writing = true
+	c.writeQueue()
+	return nil
+}
+
+// arm bounds a callback request by ctx and by RequestTimeout. It runs
+// under c.mu before the request is written, so its response cannot
+// complete it first.
+func (c *Client) arm(ctx context.Context, r *request) {
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) >= c.cfg.RequestTimeout {
+		r.timer = time.AfterFunc(c.cfg.RequestTimeout, func() {
+			if c.take(r) {
+				c.fail(fmt.Errorf("%w: no answer to %s (tid %s) after %v", ErrTimeout, r.cmd, r.tid, c.cfg.RequestTimeout))
+				r.stop()
+				r.done(nil, fmt.Errorf("gwclient: %s: %w", r.cmd, c.err))
+			}
+		})
+	}
+	if ctx.Done() != nil {
+		r.stopCtx = context.AfterFunc(ctx, func() {
+			if c.take(r) {
+				r.stop()
+				r.done(nil, fmt.Errorf("gwclient: %s: %w", r.cmd, ctx.Err()))
+			}
+		})
+	}
+}
+
+// take removes r from the waiting requests; false if it was not waiting
+// (answered, or ended another way).
+func (c *Client) take(r *request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending[r.tid] != r {
+		return false
+	}
+	delete(c.pending, r.tid)
+	return true
+}
+
+// writeQueue writes queued requests until the queue is empty. It is
+// called with writeMu held and c.writing set, and returns with writeMu
+// released. A failed write ends the connection.
+func (c *Client) writeQueue() {
+	for c.wqueue != nil {
+		buf := c.wqueue
+		c.wqueue = nil
+		c.writeMu.Unlock()
+		select {
+		case <-c.done: // the requests have failed already
+		default:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+			if _, err := c.conn.Write(*buf); err != nil {
+				c.fail(fmt.Errorf("%w: writing requests: %w", ErrConnectionLost, err))
+			}
+		}
+		putEncodeBuffer(buf)
+		c.writeMu.Lock()
+	}
+	c.writing = false
+	c.writeMu.Unlock()
 }
 
 // encodeBuffers hold requests while they are encoded and written; the
@@ -287,12 +457,16 @@ func checkResult(cmd string, resp *gwproto.Response) error {
 func (c *Client) deliverResponse(resp *gwproto.Response) {
 	tid := resp.TID()
 	c.mu.Lock()
-	ch, ok := c.pending[tid]
+	r, ok := c.pending[tid]
 	delete(c.pending, tid)
 	c.mu.Unlock()
-	if !ok {
+	switch {
+	case !ok:
 		c.log.Debug("dropping response for no outstanding request", "tid", tid)
-		return
+	case r.ch != nil:
+		r.ch <- resp // buffered, and each tid is answered at most once
+	default:
+		r.stop()
+		r.done(resp, checkResult(r.cmd, resp))
 	}
-	ch <- resp // buffered, and each tid is answered at most once
 }

@@ -92,8 +92,34 @@ func (c *Client) Participants(guid string) ([]string, bool) {
 // to conference guid: as the RTF body of spec §7.1 plus the plain copy,
 // addressed to every participant the client knows.
 func (c *Client) SendMessage(ctx context.Context, guid, text string) error {
+	fs, err := c.messageFields(guid, text)
+	if err != nil {
+		return err
+	}
+	_, err = c.call(ctx, gwproto.CmdSendMessage, fs)
+	return err
+}
+
+// StartSendMessage is SendMessage without waiting for the server's answer:
+// the request is queued for writing behind those started before it on this
+// connection, and done is called exactly once with SendMessage's result,
+// when the answer arrives, ctx ends or the connection fails. Several
+// messages can so be at the server at once, still in order. done runs on
+// the client's reader goroutine, a timer's goroutine, or before
+// StartSendMessage returns; it must not block.
+func (c *Client) StartSendMessage(ctx context.Context, guid, text string, done func(error)) {
+	fs, err := c.messageFields(guid, text)
+	if err != nil {
+		done(err)
+		return
+	}
+	c.start(ctx, gwproto.CmdSendMessage, fs, func(_ *gwproto.Response, err error) { done(err) })
+}
+
+// messageFields are the fields of a sendmessage request.
+func (c *Client) messageFields(guid, text string) (gwproto.Fields, error) {
 	if len(text) > gwproto.MaxMessageText {
-		return fmt.Errorf("gwclient: %s: %d bytes: %w", gwproto.CmdSendMessage, len(text), ErrMessageTooLong)
+		return nil, fmt.Errorf("gwclient: %s: %d bytes: %w", gwproto.CmdSendMessage, len(text), ErrMessageTooLong)
 	}
 	c.mu.Lock()
 	conf, ok := c.confs[confKey(guid)]
@@ -103,7 +129,7 @@ func (c *Client) SendMessage(ctx context.Context, guid, text string) error {
 	}
 	c.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("gwclient: %s: %s: %w", gwproto.CmdSendMessage, guid, ErrUnknownConference)
+		return nil, fmt.Errorf("gwclient: %s: %s: %w", gwproto.CmdSendMessage, guid, ErrUnknownConference)
 	}
 	fs := make(gwproto.Fields, 0, 2+len(to))
 	fs = append(fs,
@@ -117,8 +143,7 @@ func (c *Client) SendMessage(ctx context.Context, guid, text string) error {
 	for _, dn := range to {
 		fs = append(fs, gwproto.NewDN(gwproto.TagSzDN, dn))
 	}
-	_, err := c.call(ctx, gwproto.CmdSendMessage, fs)
-	return err
+	return fs, nil
 }
 
 // SendTyping tells the other participants of guid that the user started
