@@ -59,7 +59,7 @@ type Client struct {
 	keepalive *time.Timer   // from login; see keepalive.go
 	quit      chan struct{} // closed by Close: stop delivering events
 	closeOnce sync.Once
-	wg        sync.WaitGroup // the reader, a deliverer, a keepalive ping
+	wg        sync.WaitGroup // the reader, a deliverer, a keepalive ping, a writer
 }
 
 type loginState uint8
@@ -333,12 +333,25 @@ func (c *Client) enqueue(ctx context.Context, req *gwproto.Request, r *request) 
 	}
 	c.mu.Unlock()
 	c.log.Trace("request queued", "command", req.Command, "tid", r.tid)
-	if c.writing {
+	switch {
+	case c.writing:
 		c.writeMu.Unlock()
-		return nil
+	case r.done != nil:
+		// The caller goes on (often to queue the next request) while a
+		// goroutine of its own writes, so the requests queued meanwhile
+		// share that write.
+		c.writing = true
+		c.wg.Add(1)
+		c.writeMu.Unlock()
+		go func() {
+			defer c.wg.Done()
+			c.writeMu.Lock()
+			c.writeQueue()
+		}()
+	default:
+		c.writing = true
+		c.writeQueue()
 	}
-	c.writing = true
-	c.writeQueue()
 	return nil
 }
 
