@@ -41,3 +41,67 @@ func BenchmarkMessageRelay(b *testing.B) {
 		c.WaitEvent(b, "s-bob", text, sdktest.MessageFrom("alice", text))
 	}
 }
+
+// sequential hides the adapter's sdk.MessagePipeliner, so the SDK sends a
+// session's messages one after another, each waiting for its answer.
+type sequential struct{ sdk.Backend }
+
+// BenchmarkMessageRelayWindow measures messages sent as a busy device
+// sends them, with up to 64 on their way at once, until the other session
+// has them all: "pipelined" lets them overlap at the server,
+// "sequential" is the SDK without the adapter's MessagePipeliner. ns/op
+// is per message and includes the in-process fake server.
+func BenchmarkMessageRelayWindow(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		backend func() sdk.Backend
+	}{
+		{"pipelined", func() sdk.Backend { return groupwise.New() }},
+		{"sequential", func() sdk.Backend { return sequential{groupwise.New()} }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := gwtest.NewServer(b, gwtest.WithUsers(testUsers()), gwtest.WithLogger(hclog.NewNullLogger()))
+			c := sdktest.Connect(b, tc.backend(), nil, serverAddress(b, srv))
+			ctx := context.Background()
+			for _, u := range []string{"alice", "bob"} {
+				if _, err := c.OpenSession(ctx, sdk.Credentials{SessionID: "s-" + u, Login: u, Password: "secret"}); err != nil {
+					b.Fatal(err)
+				}
+				defer c.CloseSession(ctx, "s-"+u)
+			}
+			conv, err := c.SendMessage(ctx, sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: "warm-up"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.WaitEvent(b, "s-bob", "warm-up", sdktest.MessageFrom("alice", "warm-up"))
+			window := make(chan struct{}, 64)
+			failed := make(chan error, 1)
+			done := func(_ string, err error) {
+				if err != nil {
+					select {
+					case failed <- err:
+					default:
+					}
+				}
+				<-window
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				window <- struct{}{}
+				c.SendMessageAsync(ctx, sdk.OutgoingMessage{SessionID: "s-alice", ConversationID: conv, Text: fmt.Sprintf("message %d ✓", i)}, done)
+			}
+			for range cap(window) {
+				window <- struct{}{}
+			}
+			last := fmt.Sprintf("message %d ✓", b.N-1)
+			c.WaitEvent(b, "s-bob", last, sdktest.MessageFrom("alice", last))
+			b.StopTimer()
+			select {
+			case err := <-failed:
+				b.Fatal(err)
+			default:
+			}
+		})
+	}
+}

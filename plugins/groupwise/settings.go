@@ -42,6 +42,16 @@ const (
 	maxDuration           = time.Hour
 )
 
+// eventBuffer bounds the server pushes a session's connection holds before
+// its delivery goroutine has taken them. The adapter's handler only hands
+// each event on to the SDK's queue, which bounds the backlog itself (with
+// resynchronisation), so this needs to cover scheduling delays only: on a
+// loaded machine the delivery goroutine can wait milliseconds for a CPU
+// while the reader goes on, and gwclient's default of 256 events ended
+// sessions in a burst of one busy conversation. Storage grows only while
+// events wait.
+const eventBuffer = 8192
+
 // settingNames are the JSON names of the Settings fields, for the error
 // about an unknown field.
 var settingNames = []string{"dial_timeout", "keepalive_interval", "request_timeout", "root_folder_name", "user_agent"}
@@ -159,6 +169,7 @@ func (s Settings) clientConfig(server sdk.ServerAddress, pools *certPools) (gwcl
 		RequestTimeout:     time.Duration(s.RequestTimeout),
 		KeepaliveInterval:  time.Duration(s.KeepaliveInterval),
 		UserAgent:          s.UserAgent,
+		EventBuffer:        eventBuffer,
 	}
 	if cfg.Port == 0 {
 		cfg.Port = gwclient.DefaultPort
