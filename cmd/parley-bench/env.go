@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -187,6 +188,9 @@ type gatewaySpec struct {
 	// compressThreshold is frame.compress_threshold; 0 keeps the default.
 	compressThreshold int
 	maxFileBytes      int64 // file_policy and memory backend max_file_bytes; 0 keeps the defaults
+	// gogc overrides -gateway-gogc for this parleyd (the file scenario's
+	// live-heap pass).
+	gogc string
 }
 
 // gateway is a running parleyd with its plugins.
@@ -222,8 +226,8 @@ func startGateway(ctx context.Context, binDir, work, name string, spec gatewaySp
 		return nil, err
 	}
 	var env []string
-	if gatewayGOGC != "" {
-		env = append(env, "GOGC="+gatewayGOGC)
+	if gogc := cmp.Or(spec.gogc, gatewayGOGC); gogc != "" {
+		env = append(env, "GOGC="+gogc)
 	}
 	p, err := startProc("parleyd", filepath.Join(binDir, "parleyd"), []string{"-config", cfgFile}, env)
 	if err != nil {

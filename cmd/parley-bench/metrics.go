@@ -13,6 +13,7 @@ import (
 // goStats are the Go runtime figures parleyd exports on /metrics.
 type goStats struct {
 	heapInuse, stackInuse float64
+	heapAlloc             float64 // bytes of heap objects, garbage not yet collected included
 	goroutines            float64
 }
 
@@ -32,6 +33,7 @@ func scrapeGoStats(ctx context.Context, addr string) (goStats, error) {
 	var s goStats
 	want := map[string]*float64{
 		"go_memstats_heap_inuse_bytes":  &s.heapInuse,
+		"go_memstats_heap_alloc_bytes":  &s.heapAlloc,
 		"go_memstats_stack_inuse_bytes": &s.stackInuse,
 		"go_goroutines":                 &s.goroutines,
 	}

@@ -230,3 +230,28 @@ func TestRaiseNoFileLiftsTheSoftLimitToTheHardOne(t *testing.T) {
 		t.Errorf("the hard limit went down from %d to %d", before.Max, after.Max)
 	}
 }
+
+// T8's 5 MB transfer gets rows of its own, and the live heap of parleyd
+// is judged beside its RSS, each row saying how it was measured.
+func TestFileRowsNameT8SizeAndLiveHeap(t *testing.T) {
+	rows := targets(measurements{File: []fileRun{
+		{Path: "via parleyd", Transfers: 1, SizeMB: 5, MBps: 104, BufferedKB: 900, BufferedWhat: "rss", LiveKB: 200, LiveWhat: "live"},
+		{Path: "via parleyd", Transfers: 1, MBps: 96, BufferedKB: 1400, BufferedWhat: "rss"},
+	}})
+	for _, c := range []struct{ prefix, want, measured, note string }{
+		{"file relay >= 100 MB/s (via parleyd, 1 transfer of 5 MB)", "yes", "104 MB/s", ""},
+		{"<= 256 KB buffered per transfer (via parleyd, 1 transfer of 5 MB)", "NO", "900 KB", "rss"},
+		{"<= 256 KB buffered per transfer (via parleyd, live heap, 1 transfer of 5 MB)", "yes", "200 KB", "live"},
+		{"file relay >= 100 MB/s (via parleyd, 1 transfer)", "NO", "96 MB/s", ""},
+	} {
+		r := row(t, rows, c.prefix)
+		if met(r) != c.want || r.Measured != c.measured || r.Note != c.note {
+			t.Errorf("%s: %+v, want met %s, measured %s, note %q", c.prefix, r, c.want, c.measured, c.note)
+		}
+	}
+	for _, r := range rows {
+		if strings.Contains(r.Target, "live heap, 1 transfer)") {
+			t.Errorf("a live heap row for a run without one: %+v", r)
+		}
+	}
+}
