@@ -52,7 +52,7 @@ func (b *Backend) LeaveConversation(ctx context.Context, sessionID, conversation
 	if err != nil {
 		return err
 	}
-	if _, known := s.client.Participants(conversationID); !known {
+	if !s.client.KnowsConference(conversationID) {
 		return sdk.Errorf(sdk.ReasonNotFound, "groupwise: no conversation %q", conversationID)
 	}
 	return requestError(s.client.LeaveConference(ctx, conversationID))
@@ -66,7 +66,7 @@ func (b *Backend) InviteToConversation(ctx context.Context, sessionID, conversat
 	if err != nil {
 		return err
 	}
-	if _, known := s.client.Participants(conversationID); !known {
+	if !s.client.KnowsConference(conversationID) {
 		return sdk.Errorf(sdk.ReasonNotFound, "groupwise: no conversation %q", conversationID)
 	}
 	dn, err := s.dnOf(ctx, userID)

@@ -73,9 +73,16 @@ func (s *session) acceptInvitation(ctx context.Context, e gwclient.Invited) sdk.
 // noteIM remembers guid as the 1-to-1 conference with dn when it is one,
 // so that typing addressed to the user goes there.
 func (s *session) noteIM(guid, dn string) {
+	key := strings.ToLower(dn)
+	s.mu.Lock()
+	noted := s.ims[key] == guid
+	s.mu.Unlock()
+	if noted { // the usual case: one more message in the same conference
+		return
+	}
 	if others, ok := s.client.Participants(guid); ok && len(others) == 1 && strings.EqualFold(others[0], dn) {
 		s.mu.Lock()
-		s.ims[strings.ToLower(dn)] = guid
+		s.ims[key] = guid
 		s.mu.Unlock()
 	}
 }

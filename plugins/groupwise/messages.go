@@ -72,7 +72,7 @@ func (s *session) startSend(ctx context.Context, msg sdk.OutgoingMessage, done f
 // conversation picks the conference a message goes to.
 func (s *session) conversation(ctx context.Context, convID, to string) (string, error) {
 	if convID != "" {
-		if _, known := s.client.Participants(convID); known {
+		if s.client.KnowsConference(convID) {
 			return convID, nil
 		}
 		if to == "" {
@@ -103,7 +103,7 @@ func (b *Backend) SendTyping(ctx context.Context, sessionID string, t sdk.Typing
 		return err
 	}
 	guid := t.ConversationID
-	if _, known := s.client.Participants(guid); guid == "" || !known {
+	if guid == "" || !s.client.KnowsConference(guid) {
 		if t.To == "" {
 			if guid == "" {
 				return sdk.Errorf(sdk.ReasonInvalidArgument, "groupwise: typing needs a recipient or a conversation")

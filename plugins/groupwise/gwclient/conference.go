@@ -121,26 +121,23 @@ func (c *Client) messageFields(guid, text string) (gwproto.Fields, error) {
 	if len(text) > gwproto.MaxMessageText {
 		return nil, fmt.Errorf("gwclient: %s: %d bytes: %w", gwproto.CmdSendMessage, len(text), ErrMessageTooLong)
 	}
+	body := gwproto.RTFWrap(text)
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	conf, ok := c.confs[confKey(guid)]
-	var to []string
-	if ok {
-		to = slices.Clone(conf.participants)
-	}
-	c.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("gwclient: %s: %s: %w", gwproto.CmdSendMessage, guid, ErrUnknownConference)
 	}
-	fs := make(gwproto.Fields, 0, 2+len(to))
+	fs := make(gwproto.Fields, 0, 2+len(conf.participants))
 	fs = append(fs,
 		conversationField(guid),
 		gwproto.NewArray(gwproto.TagFaMessage,
-			gwproto.NewString(gwproto.TagSzMessageBody, gwproto.RTFWrap(text)),
+			gwproto.NewString(gwproto.TagSzMessageBody, body),
 			gwproto.NewNumber(gwproto.TagUdMessageType, gwproto.TypeUDWord, 0),
 			gwproto.NewString(gwproto.TagSzMessageText, text),
 		),
 	)
-	for _, dn := range to {
+	for _, dn := range conf.participants {
 		fs = append(fs, gwproto.NewDN(gwproto.TagSzDN, dn))
 	}
 	return fs, nil
@@ -153,7 +150,7 @@ func (c *Client) SendTyping(ctx context.Context, guid string, typing bool) error
 	if typing {
 		kind = gwproto.EventUserTyping
 	}
-	if !c.knowsConference(guid) {
+	if !c.KnowsConference(guid) {
 		return fmt.Errorf("gwclient: %s: %s: %w", gwproto.CmdSendTyping, guid, ErrUnknownConference)
 	}
 	_, err := c.call(ctx, gwproto.CmdSendTyping, gwproto.Fields{
@@ -216,7 +213,9 @@ func (c *Client) Invite(ctx context.Context, guid, dn, message string) error {
 	return err
 }
 
-func (c *Client) knowsConference(guid string) bool {
+// KnowsConference reports whether the client knows conference guid (it
+// is Participants without the copy).
+func (c *Client) KnowsConference(guid string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_, ok := c.confs[confKey(guid)]
