@@ -190,14 +190,34 @@ func (l *link) sendError(e *devicev1.Error) {
 
 // write frames messages as one frame (unflushed).
 func (l *link) write(sensitive bool, msgs ...*devicev1.Message) error {
-	body, err := proto.Marshal(&devicev1.Frame{Messages: msgs})
+	sc := scratchPool.Get().(*frameScratch)
+	defer scratchPool.Put(sc)
+	sc.frame.Messages = msgs
+	body, err := proto.MarshalOptions{}.MarshalAppend(sc.body[:0], &sc.frame)
+	sc.frame.Messages = nil
 	if err != nil {
 		return fmt.Errorf("link: marshal: %w", err)
 	}
+	if cap(body) <= maxScratch {
+		sc.body = body
+	}
 	l.conn.SetWriteDeadline(time.Now().Add(l.srv.cfg.Heartbeat))
 	l.srv.metrics.framesOut.Inc()
-	return l.out.WriteFrame(body, sensitive)
+	return l.out.WriteFrame(body, sensitive) // copies body into its buffer
 }
+
+// frameScratch is what write marshals a frame with, reused through
+// scratchPool so that a frame costs no allocation of its own.
+type frameScratch struct {
+	frame devicev1.Frame
+	body  []byte
+}
+
+// maxScratch bounds the body buffer a frameScratch keeps: a rare large
+// frame (a snapshot) is not held on to.
+const maxScratch = 16 << 10
+
+var scratchPool = sync.Pool{New: func() any { return new(frameScratch) }}
 
 func (l *link) reply(sensitive bool, m *devicev1.Message) error {
 	if err := l.write(sensitive, m); err != nil {

@@ -227,9 +227,24 @@ func (l *link) gather(batch *[]*devicev1.Message, max int) {
 			*batch = append(*batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: snap}})
 		}
 	}
-	for _, e := range events {
-		*batch = append(*batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: e}})
+	if len(events) == 0 {
+		return
 	}
+	// One allocation for the batch's messages rather than two per event.
+	msgs := make([]eventMessage, len(events))
+	for i, e := range events {
+		m := &msgs[i]
+		m.body.Event = e
+		m.msg.Body = &m.body
+		*batch = append(*batch, &m.msg)
+	}
+}
+
+// eventMessage is a Message carrying an Event, with its oneof wrapper, in
+// one allocation.
+type eventMessage struct {
+	msg  devicev1.Message
+	body devicev1.Message_Event
 }
 
 // writeBatch frames the batch (unflushed) and empties it.

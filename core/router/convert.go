@@ -35,10 +35,11 @@ var reasonToEnded = map[sdk.Reason]devicev1.ErrorCode{
 // eventToDevice converts a plugin event; ok is false for events the router
 // handles itself (resync) or does not know.
 func eventToDevice(e sdk.Event) (*devicev1.Event, bool) {
+	if k, ok := e.Kind.(sdk.MessageEvent); ok {
+		return messageEvent(e.Time.UnixMilli(), k), true
+	}
 	out := &devicev1.Event{TimeUnixMs: e.Time.UnixMilli()}
 	switch k := e.Kind.(type) {
-	case sdk.MessageEvent:
-		out.Kind = &devicev1.Event_Message{Message: &devicev1.MessageReceived{ConversationId: k.ConversationID, From: k.From, Text: k.Text}}
 	case sdk.PresenceEvent:
 		out.Kind = &devicev1.Event_Presence{Presence: &devicev1.PresenceChanged{UserId: k.UserID, Status: devicev1.PresenceStatus(k.Status), Note: k.Note}}
 	case sdk.TypingEvent:
@@ -64,4 +65,20 @@ func eventToDevice(e sdk.Event) (*devicev1.Event, bool) {
 		return nil, false
 	}
 	return out, true
+}
+
+// messageEventAlloc is a chat message event in one allocation rather than
+// three: there is one per chat message relayed.
+type messageEventAlloc struct {
+	event devicev1.Event
+	kind  devicev1.Event_Message
+	msg   devicev1.MessageReceived
+}
+
+func messageEvent(timeUnixMs int64, k sdk.MessageEvent) *devicev1.Event {
+	a := new(messageEventAlloc)
+	a.msg.ConversationId, a.msg.From, a.msg.Text = k.ConversationID, k.From, k.Text
+	a.kind.Message = &a.msg
+	a.event.TimeUnixMs, a.event.Kind = timeUnixMs, &a.kind
+	return &a.event
 }

@@ -221,24 +221,28 @@ func (r *Router) HandleAsync(ctx context.Context, d *session.Device, m *devicev1
 // calls done with its response body or error. The request must be one of
 // SendMessage, SendTyping and SetPresence.
 func (r *Router) streamed(ctx context.Context, s *session.Session, client *sdk.Client, m *devicev1.Message, done func(*devicev1.Message, error)) {
-	okOrErr := func(err error) {
-		if err != nil {
-			done(nil, err)
-			return
-		}
-		done(ok(), nil)
-	}
 	switch b := m.Body.(type) {
 	case *devicev1.Message_SendMessage:
 		r.sendMessage(ctx, s, client, b.SendMessage, done)
 	case *devicev1.Message_SendTyping:
 		t := b.SendTyping
-		client.SendTypingAsync(ctx, s.ID, sdk.Typing{ConversationID: t.ConversationId, To: t.To, Typing: t.Typing}, okOrErr)
+		client.SendTypingAsync(ctx, s.ID, sdk.Typing{ConversationID: t.ConversationId, To: t.To, Typing: t.Typing}, okOrErr(done))
 	case *devicev1.Message_SetPresence:
 		p := b.SetPresence
-		client.SetPresenceAsync(ctx, s.ID, sdk.Presence{Status: sdk.PresenceStatus(p.Status), Note: p.Note}, okOrErr)
+		client.SetPresenceAsync(ctx, s.ID, sdk.Presence{Status: sdk.PresenceStatus(p.Status), Note: p.Note}, okOrErr(done))
 	default:
 		done(nil, fmt.Errorf("%w: %T does not travel on the call stream", ErrInvalid, m.Body))
+	}
+}
+
+// okOrErr answers Ok, or err when there is one.
+func okOrErr(done func(*devicev1.Message, error)) func(error) {
+	return func(err error) {
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(ok(), nil)
 	}
 }
 
@@ -255,7 +259,7 @@ func (r *Router) sendMessage(ctx context.Context, s *session.Session, client *sd
 		return
 	}
 	if dup {
-		done(&devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv, Duplicate: true}}}, nil)
+		done(messageSent(conv, true), nil)
 		return
 	}
 	client.SendMessageAsync(ctx, sdk.OutgoingMessage{SessionID: s.ID, ConversationID: req.ConversationId,
@@ -265,8 +269,25 @@ func (r *Router) sendMessage(ctx context.Context, s *session.Session, client *sd
 			done(nil, err)
 			return
 		}
-		done(&devicev1.Message{Body: &devicev1.Message_MessageSent{MessageSent: &devicev1.MessageSent{ConversationId: conv}}}, nil)
+		done(messageSent(conv, false), nil)
 	})
+}
+
+// sentAnswer is a MessageSent answer in one allocation rather than three:
+// there is one per chat message relayed.
+type sentAnswer struct {
+	msg  devicev1.Message
+	body devicev1.Message_MessageSent
+	sent devicev1.MessageSent
+}
+
+// messageSent answers a SendMessage that went to conversation conv.
+func messageSent(conv string, duplicate bool) *devicev1.Message {
+	a := new(sentAnswer)
+	a.sent.ConversationId, a.sent.Duplicate = conv, duplicate
+	a.body.MessageSent = &a.sent
+	a.msg.Body = &a.body
+	return &a.msg
 }
 
 // reply is a response body or error, for waiting on a streamed request.

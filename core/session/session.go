@@ -35,7 +35,7 @@ type Session struct {
 	devices  map[string]*Device
 	dedupe   map[string]string        // client message id → conversation id
 	dedupeQ  []string                 // ids in dedupe, oldest first
-	inflight map[string]chan struct{} // ids being sent right now
+	inflight map[string]chan struct{} // ids being sent right now, with a channel once a retry waits for one
 	ended    bool
 	// staleUntil: restored from a record written while the gateway ran
 	// (it crashed), so the token of a device that logged in shortly before
@@ -190,9 +190,15 @@ func (s *Session) Claim(ctx context.Context, clientMsgID string) (conv string, d
 		}
 		busy, inFlight := s.inflight[clientMsgID]
 		if !inFlight {
-			s.inflight[clientMsgID] = make(chan struct{})
+			// No channel yet: most ids never see a retry while in flight,
+			// and the first one that does makes it.
+			s.inflight[clientMsgID] = nil
 			s.mu.Unlock()
 			return "", false, nil
+		}
+		if busy == nil {
+			busy = make(chan struct{})
+			s.inflight[clientMsgID] = busy
 		}
 		s.mu.Unlock()
 		select {
@@ -213,7 +219,9 @@ func (s *Session) Finish(clientMsgID, conversationID string, sent bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if busy, ok := s.inflight[clientMsgID]; ok {
-		close(busy)
+		if busy != nil {
+			close(busy)
+		}
 		delete(s.inflight, clientMsgID)
 	}
 	if !sent {
