@@ -45,7 +45,7 @@ func (p *peer) read() ([]*devicev1.Message, error) {
 
 // dialPeer starts a TLS listener whose first connection is served by
 // serve (after Hello/Welcome) and returns the client's link to it.
-func dialPeer(b *testing.B, cfg client.Config, serve func(*peer)) *client.Conn {
+func dialPeer(b testing.TB, cfg client.Config, serve func(*peer)) *client.Conn {
 	b.Helper()
 	term, err := tlsterm.New(tlsterm.Config{DataDir: b.TempDir()})
 	if err != nil {

@@ -144,7 +144,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 // returned as *Error.
 func (c *Conn) Call(ctx context.Context, m *devicev1.Message) (*devicev1.Message, error) {
 	sensitive := m.GetLogin() != nil || m.GetResume() != nil
-	ch := make(chan *devicev1.Message, 1)
+	ch := answerChans.Get().(chan *devicev1.Message)
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -159,6 +159,9 @@ func (c *Conn) Call(ctx context.Context, m *devicev1.Message) (*devicev1.Message
 	}
 	select {
 	case resp := <-ch:
+		// The read loop took ch out of pending before sending: nothing
+		// else will use it.
+		answerChans.Put(ch)
 		return answer(resp)
 	case <-c.done:
 		// The answer may have come just before the link closed (a
@@ -176,6 +179,12 @@ func (c *Conn) Call(ctx context.Context, m *devicev1.Message) (*devicev1.Message
 		return nil, ctx.Err()
 	}
 }
+
+// answerChans holds idle channels for Call to receive an answer on. A
+// channel goes back only once its answer was taken; one left behind by a
+// closed link or a cancelled Call is dropped, since an answer may still
+// arrive on it.
+var answerChans = sync.Pool{New: func() any { return make(chan *devicev1.Message, 1) }}
 
 // answer returns a request's answer, or its typed error as *Error.
 func answer(resp *devicev1.Message) (*devicev1.Message, error) {
@@ -196,9 +205,16 @@ func (c *Conn) send(sensitive bool, msgs ...*devicev1.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	body, err := proto.Marshal(&devicev1.Frame{Messages: msgs})
+	sc := scratchPool.Get().(*frameScratch)
+	defer scratchPool.Put(sc)
+	sc.frame.Messages = msgs
+	body, err := proto.MarshalOptions{}.MarshalAppend(sc.body[:0], &sc.frame)
+	sc.frame.Messages = nil
 	if err != nil {
 		return fmt.Errorf("client: marshal: %w", err)
+	}
+	if cap(body) <= maxScratch {
+		sc.body = body // WriteFrame copies it: the buffer is free again on return
 	}
 	// Senders that meet here share one write: each buffers its frame, and
 	// the last of those waiting for wmu flushes them all together. A
@@ -228,16 +244,34 @@ func (c *Conn) send(sensitive bool, msgs ...*devicev1.Message) error {
 	return nil
 }
 
+// frameScratch is what send marshals a frame with, reused through
+// scratchPool so that a request costs no allocation for its frame.
+type frameScratch struct {
+	frame devicev1.Frame
+	body  []byte
+}
+
+// maxScratch bounds the body buffer a frameScratch keeps, so that a rare
+// large request is not held on to.
+const maxScratch = 16 << 10
+
+var scratchPool = sync.Pool{New: func() any { return new(frameScratch) }}
+
 func (c *Conn) readLoop() {
 	defer close(c.events)
+	// One Frame and its slice of messages serve every frame read: the
+	// messages are handed on, the slice holding them is not.
+	var f devicev1.Frame
 	for {
 		body, err := c.in.ReadFrame()
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		var f devicev1.Frame
-		if err := proto.Unmarshal(body, &f); err != nil {
+		clear(f.Messages)
+		f.Messages = f.Messages[:0]
+		f.ProtoReflect().SetUnknown(nil)
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(body, &f); err != nil {
 			c.fail(fmt.Errorf("client: bad frame from gateway: %w", err))
 			return
 		}
@@ -427,12 +461,22 @@ func (c *Conn) Logout(ctx context.Context) error {
 // SendMessage sends text to a user (to) or a conversation. clientMsgID
 // makes retries safe; pass a fresh unique id per message.
 func (c *Conn) SendMessage(ctx context.Context, to, conversationID, text, clientMsgID string) (*devicev1.MessageSent, error) {
-	resp, err := c.Call(ctx, &devicev1.Message{Body: &devicev1.Message_SendMessage{SendMessage: &devicev1.SendMessage{
-		To: to, ConversationId: conversationID, Text: text, ClientMsgId: clientMsgID}}})
+	req := new(sendRequest)
+	req.send.To, req.send.ConversationId, req.send.Text, req.send.ClientMsgId = to, conversationID, text, clientMsgID
+	req.body.SendMessage = &req.send
+	req.msg.Body = &req.body
+	resp, err := c.Call(ctx, &req.msg)
 	if err != nil {
 		return nil, err
 	}
 	return resp.GetMessageSent(), nil
+}
+
+// sendRequest is a SendMessage request in one allocation rather than three.
+type sendRequest struct {
+	msg  devicev1.Message
+	body devicev1.Message_SendMessage
+	send devicev1.SendMessage
 }
 
 // Contacts fetches the contact list with presence.
