@@ -93,6 +93,16 @@ func HostDialOptions() []grpc.DialOption {
 	}
 }
 
+// ServerOptions are the plugin side's counterpart of HostDialOptions:
+// bounded message sizes and the same fixed windows. Serve uses them; so
+// can tests that serve a backend over a real connection.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow),
+	}
+}
+
 // Dispense returns the Client of a started go-plugin client.
 func Dispense(rpc plugin.ClientProtocol) (*Client, error) {
 	raw, err := rpc.Dispense(PluginName)
@@ -154,9 +164,7 @@ func Serve(impl Backend, opts ...ServeOption) {
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{APIVersion: {PluginName: &grpcPlugin{server: server}}},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
-			o = append(o, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-				grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow))
-			return grpc.NewServer(o...)
+			return grpc.NewServer(append(o, ServerOptions()...)...)
 		},
 		Logger: cfg.logger,
 	})
