@@ -2,10 +2,13 @@ package filexfer_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -81,6 +84,143 @@ func benchmarkTransfer(b *testing.B, size int64, data func(int64) io.Reader) {
 	<-sampled
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(int64(b.N)*size>>20)/1e3, "cpu-µs/MiB")
+}
+
+// BenchmarkTransferLiveHeap measures what one transfer through the whole
+// in-process path keeps live, which is what "buffered per transfer"
+// means: every 20 ms it collects garbage and reads the heap profile, with
+// every allocation recorded, and reports the largest growth of the live
+// heap over the idle one, split by the side whose code allocated it: the
+// gateway (links, file manager, the plugin hop's gRPC client), the plugin
+// (its gRPC server and the memory backend) and the two devices (package
+// client, which keeps a window of sent data for resending). With -v it
+// logs the gateway's largest allocation sites at that peak. Forced
+// collections and recording every allocation make its time meaningless.
+func BenchmarkTransferLiveHeap(b *testing.B) {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 1
+	defer func() { runtime.MemProfileRate = old }()
+	const size = 32 << 20
+	g := startGateway(b, gatewayOptions{imMaxBytes: size})
+	alice, bob := g.login(b, "alice"), g.login(b, "bob")
+	idle := liveBySide()
+	var peak heapSides
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if h := liveBySide(); h.bytes[sideGateway] > peak.bytes[sideGateway] {
+				peak = h
+			}
+		}
+	}()
+	for b.Loop() {
+		sent := sendAsync(alice, "bob", "big.bin", &noise{n: size}, size)
+		inv := bob.invitation(b)
+		if _, err := bob.Accept(context.Background(), inv.TransferId, false, io.Discard, 0); err != nil {
+			b.Fatal(err)
+		}
+		if r := result(b, sent); r.err != nil {
+			b.Fatal(r.err)
+		}
+	}
+	close(stop)
+	<-sampled
+	for side, name := range sideNames {
+		b.ReportMetric(float64(peak.bytes[side]-idle.bytes[side])/1024, name+"-live-KB")
+	}
+	for _, s := range peak.growth(idle, sideGateway, 12) {
+		b.Logf("gateway live growth at the peak: %7.1f KB  %s", float64(s.bytes)/1024, s.where)
+	}
+}
+
+// The sides of a transfer that BenchmarkTransferLiveHeap tells apart.
+const (
+	sideGateway = iota
+	sidePlugin
+	sideDevices
+	sideCount
+)
+
+var sideNames = [sideCount]string{"gateway", "plugin", "devices"}
+
+// heapSides is the live heap by side, and by allocation site.
+type heapSides struct {
+	bytes [sideCount]int64
+	sites map[string]int64 // "side: function" → bytes
+}
+
+// liveBySide collects garbage and sums the heap profile's live bytes by
+// the side whose code allocated them.
+func liveBySide() heapSides {
+	runtime.GC()
+	n, _ := runtime.MemProfile(nil, true)
+	records := make([]runtime.MemProfileRecord, n+256)
+	n, _ = runtime.MemProfile(records, true)
+	h := heapSides{sites: map[string]int64{}}
+	for _, r := range records[:n] {
+		if r.InUseBytes() == 0 {
+			continue
+		}
+		side, where := sideOf(r.Stack())
+		h.bytes[side] += r.InUseBytes()
+		h.sites[sideNames[side]+": "+where] += r.InUseBytes()
+	}
+	return h
+}
+
+// sideOf attributes an allocation to a side by the functions on its
+// stack, and names the innermost function of this module (or else the
+// innermost one outside the runtime) as where.
+func sideOf(stack []uintptr) (int, string) {
+	side, where, other := sideGateway, "", ""
+	frames := runtime.CallersFrames(stack)
+	for {
+		f, more := frames.Next()
+		fn := f.Function
+		switch {
+		case strings.Contains(fn, "parley/client."):
+			side = sideDevices
+		case strings.Contains(fn, "http2Server") || strings.Contains(fn, "grpc.(*Server)") || strings.Contains(fn, "serverStream") ||
+			strings.Contains(fn, "sdk.(*grpcServer)") || strings.Contains(fn, "/memory."):
+			side = sidePlugin
+		}
+		if where == "" && strings.Contains(fn, "parleygw/parley/") {
+			where = fn
+		}
+		if other == "" && !strings.HasPrefix(fn, "runtime.") {
+			other = fn
+		}
+		if !more {
+			return side, cmp.Or(where, other)
+		}
+	}
+}
+
+type heapSite struct {
+	where string
+	bytes int64
+}
+
+// growth lists the allocation sites of side whose live bytes grew most
+// since idle.
+func (h heapSides) growth(idle heapSides, side, n int) []heapSite {
+	var sites []heapSite
+	for where, bytes := range h.sites {
+		if grown := bytes - idle.sites[where]; strings.HasPrefix(where, sideNames[side]+": ") && grown > 0 {
+			sites = append(sites, heapSite{strings.TrimPrefix(where, sideNames[side]+": "), grown})
+		}
+	}
+	slices.SortFunc(sites, func(a, b heapSite) int { return cmp.Compare(b.bytes, a.bytes) })
+	return sites[:min(n, len(sites))]
 }
 
 // cpuTime is the CPU the process has used, user and system.

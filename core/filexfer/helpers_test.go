@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -27,10 +28,40 @@ import (
 	"github.com/parleygw/parley/plugins/sdk"
 	"github.com/parleygw/parley/plugins/sdk/sdktest/memory"
 	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // The tests run the real gateway path in process: client → TLS link →
-// router → filexfer → sdk over in-memory gRPC → the memory backend.
+// router → filexfer → sdk over gRPC on loopback → the memory backend.
+
+// servePlugin serves impl as a plugin would, over gRPC on a loopback
+// connection with the SDK's options on both ends (the fixed flow-control
+// windows and message limits parleyd and its plugins use), and returns
+// the gateway's client of it.
+func servePlugin(t testing.TB, impl sdk.Backend, logger hclog.Logger) *sdk.Client {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(sdk.ServerOptions()...)
+	p, ok := sdk.ServerPlugins(impl, logger)[sdk.PluginName].(plugin.GRPCPlugin)
+	if !ok {
+		t.Fatal("the SDK's plugin is not a gRPC plugin")
+	}
+	if err := p.GRPCServer(nil, srv); err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), append(sdk.HostDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return sdk.NewClient(conn)
+}
 
 // policies is a settable Policies.
 type policies struct {
@@ -131,12 +162,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		o.imMaxBytes = 64 << 20
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: io.Discard})
-	clientProto, _ := plugin.TestPluginGRPCConn(t, false, sdk.ServerPlugins(memory.New(), logger))
-	t.Cleanup(func() { clientProto.Close() })
-	c, err := sdk.Dispense(clientProto)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := servePlugin(t, memory.New(), logger)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	settings := fmt.Appendf(nil, `{"max_file_bytes": %d}`, o.imMaxBytes)
