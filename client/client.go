@@ -104,7 +104,7 @@ type Conn struct {
 // its own. Acknowledgements of events that arrive meanwhile replace it,
 // and a request sent meanwhile carries it in its frame, so a busy link
 // sends one Ack per AckDelay instead of one per event frame.
-const AckDelay = 20 * time.Millisecond
+const AckDelay = 100 * time.Millisecond
 
 // Dial connects, sends Hello and waits for Welcome.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
