@@ -9,6 +9,11 @@
 // attribute, e.g. "bob"); the DNs the protocol speaks in stay inside the
 // session, which keeps a map between the two.
 //
+// The backend is an sdk.MessagePipeliner: a session's messages are written
+// to its connection one after another without waiting for the server's
+// answers, which gwclient matches by transaction id, so a busy session is
+// not held to one message per round trip.
+//
 // GroupWise Messenger has no file transfer (spec §8), so the backend does
 // not implement sdk.FileTransfer and the gateway answers file offers with
 // "unsupported". cmd/parley-backend-groupwise serves it; README.md lists
