@@ -1,7 +1,6 @@
 package filexfer
 
 import (
-	"sync"
 	"sync/atomic"
 
 	devicev1 "github.com/parleygw/parley/proto/parley/device/v1"
@@ -12,19 +11,32 @@ import (
 // holds in memory for its links. A buffer comes back once the link has
 // framed its chunk (Manager.Release); one that never does is left to the
 // garbage collector and stays counted.
+//
+// At most idleChunkBuffers given back are kept for reuse, the rest left
+// to the garbage collector. A sync.Pool would keep one or two per P and
+// again as many from before the last collection: more buffers idle than
+// a link holds lent.
 type chunkBuffers struct {
-	size int       // the capacity of every buffer: Options.ChunkSize
-	pool sync.Pool // of *[]byte with capacity size
+	size int         // the capacity of every buffer: Options.ChunkSize
+	idle chan []byte // buffers given back, ready for reuse
 	lent atomic.Int64
 	peak atomic.Int64 // the most lent at once
+}
+
+// idleChunkBuffers is how many chunk buffers are kept for reuse: a link
+// holds one at a time, and two links at once seldom frame a chunk.
+const idleChunkBuffers = 2
+
+func newChunkBuffers(size int) *chunkBuffers {
+	return &chunkBuffers{size: size, idle: make(chan []byte, idleChunkBuffers)}
 }
 
 // get returns a buffer of n bytes, at most size.
 func (b *chunkBuffers) get(n int) []byte {
 	var buf []byte
-	if p, ok := b.pool.Get().(*[]byte); ok {
-		buf = *p
-	} else {
+	select {
+	case buf = <-b.idle:
+	default:
 		buf = make([]byte, b.size)
 	}
 	lent := b.lent.Add(int64(b.size))
@@ -42,8 +54,10 @@ func (b *chunkBuffers) put(buf []byte) {
 		return
 	}
 	b.lent.Add(-int64(b.size))
-	buf = buf[:0]
-	b.pool.Put(&buf)
+	select {
+	case b.idle <- buf[:0]:
+	default: // enough kept; this one goes to the garbage collector
+	}
 }
 
 // Release gives back the buffers of the chunks in msgs, which Next

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -150,6 +151,7 @@ type gatewayOptions struct {
 	imMaxBytes   uint64 // the memory backend's own limit
 	resumeWindow time.Duration
 	spoolDir     string
+	users        []string // the memory backend's users (password "secret"); none: its defaults
 }
 
 func defaultPolicy() configdb.Policy {
@@ -166,6 +168,16 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	settings := fmt.Appendf(nil, `{"max_file_bytes": %d}`, o.imMaxBytes)
+	if len(o.users) > 0 {
+		s := memory.Settings{MaxFileBytes: o.imMaxBytes}
+		for _, u := range o.users {
+			s.Users = append(s.Users, memory.User{ID: u, Password: "secret"})
+		}
+		var err error
+		if settings, err = json.Marshal(s); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := c.Configure(ctx, settings, sdk.ServerAddress{}); err != nil {
 		t.Fatal(err)
 	}

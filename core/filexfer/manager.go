@@ -112,7 +112,7 @@ type Manager struct {
 	stop     context.CancelFunc
 	janitor  chan struct{} // closed when the janitor has stopped
 	optimize chan struct{} // one image optimisation at a time
-	bufs     chunkBuffers
+	bufs     *chunkBuffers
 
 	mu        sync.Mutex
 	transfers map[transferKey]*transfer // active uploads and downloads
@@ -174,7 +174,7 @@ func New(o Options) (*Manager, error) {
 	m := &Manager{o: o, log: o.Logger, ctx: ctx, stop: stop, janitor: make(chan struct{}), optimize: make(chan struct{}, 1),
 		transfers: map[transferKey]*transfer{}, finishing: map[*transfer]bool{}, offers: map[transferKey]*offer{}, devices: map[*session.Device]*deviceFiles{},
 		ended: map[transferKey]bool{}}
-	m.bufs.size = o.ChunkSize
+	m.bufs = newChunkBuffers(o.ChunkSize)
 	m.metrics = newMetrics(o.Registerer, m)
 	go m.sweep()
 	return m, nil
