@@ -27,17 +27,19 @@ func (s *grpcServer) Calls(stream pb.Backend_CallsServer) error {
 	pipeliner, _ := s.impl.(MessagePipeliner)
 	var flights inFlight
 	workers := &sessionWorkers[*pb.Call]{run: func(c *pb.Call) {
-		session := callSession(c)
-		if m, ok := c.Kind.(*pb.Call_SendMessage); ok && pipeliner != nil {
-			flights.wait(ctx, session, MaxPipelinedMessages)
-			flights.add(session)
-			s.startMessage(ctx, pipeliner, c, m.SendMessage, func(r *pb.Result) {
-				results.put(r, resultBytes(r))
-				flights.done(session)
-			})
-			return
+		if pipeliner != nil {
+			session := callSession(c)
+			if m, ok := c.Kind.(*pb.Call_SendMessage); ok {
+				flights.wait(ctx, session, MaxPipelinedMessages)
+				flights.add(session)
+				s.startMessage(ctx, pipeliner, c, m.SendMessage, func(r *pb.Result) {
+					results.put(r, resultBytes(r))
+					flights.done(session)
+				})
+				return
+			}
+			flights.wait(ctx, session, 1)
 		}
-		flights.wait(ctx, session, 1)
 		r := s.runCall(ctx, c)
 		results.put(r, resultBytes(r))
 	}}
