@@ -292,10 +292,12 @@ func (c *Client) start(ctx context.Context, cmd string, fields gwproto.Fields, d
 
 // enqueue assigns req its transaction id, registers r as waiting for the
 // response (arming a callback request's bounds) and queues the encoded
-// request for writing. If no write is running, it writes the queue itself
-// until it is empty, so requests queued while a write runs share the next
-// write (and its TLS record). It fails if the connection has ended or the
-// request cannot be encoded.
+// request for writing. If no write is running, one starts: a caller that
+// waits for the answer writes the queue itself, a callback request leaves
+// it to a new goroutine. Either writes until the queue is empty, so
+// requests queued while a write runs share the next write (and its TLS
+// record). It fails if the connection has ended or the request cannot be
+// encoded.
 func (c *Client) enqueue(ctx context.Context, req *gwproto.Request, r *request) error {
 	c.writeMu.Lock()
 	select {
