@@ -24,9 +24,9 @@ import (
 type MessagePipeliner interface {
 	// StartSendMessage starts sending msg. done must be called exactly
 	// once, with what SendMessage would return, either before
-	// StartSendMessage returns or later from any goroutine, and must not
-	// be called while holding a lock the backend's other methods take.
-	// ctx, which carries the call's deadline, is cancelled after done.
+	// StartSendMessage returns or later from any goroutine; it does not
+	// block. ctx, which carries the call's deadline, is cancelled after
+	// done.
 	StartSendMessage(ctx context.Context, msg OutgoingMessage, done func(conversationID string, err error))
 }
 
