@@ -22,12 +22,6 @@ const (
 	FileChunkSize = 64 << 10
 )
 
-// sendChunkSize is the data per FileChunk the client sends: 1 KiB short of
-// FileChunkSize, so that a chunk's frame with its envelope fits the 64 KiB
-// buffers of the client's frame writer and the gateway's frame reader
-// (frame.MaxBulkBody) rather than taking 128 KiB ones.
-const sendChunkSize = FileChunkSize - chunkFrameOverhead
-
 // cancelTimeout bounds the CancelFile sent when a transfer's context ends.
 const cancelTimeout = 5 * time.Second
 
@@ -434,10 +428,10 @@ func (u *upload) buffer(n, chunkSize uint64) []byte {
 // chunkFrameOverhead is what a FileChunk's frame needs besides its data.
 const chunkFrameOverhead = 1 << 10
 
-// fileChunkSize is the data per FileChunk: sendChunkSize, or less if the
+// fileChunkSize is the data per FileChunk: FileChunkSize, or less if the
 // gateway's frames are smaller.
 func (c *Conn) fileChunkSize() uint64 {
-	n := uint64(sendChunkSize)
+	n := uint64(FileChunkSize)
 	if f := uint64(c.Welcome.GetLimits().GetMaxFrame()); f > chunkFrameOverhead {
 		n = min(n, f-chunkFrameOverhead)
 	}

@@ -23,14 +23,9 @@ const (
 	// Window is how many bytes of one transfer may be unacknowledged, in
 	// either direction.
 	Window = 512 << 10
-	// MaxChunk is the most data one FileChunk carries.
+	// MaxChunk is the most data one FileChunk carries. Its frame, with the
+	// envelope, fits frame.MaxBulkBody.
 	MaxChunk = 64 << 10
-	// SendChunk is the data per FileChunk the gateway sends by default:
-	// 1 KiB short of MaxChunk, so that a chunk's frame, envelope included,
-	// fits the 64 KiB buffers of the link's frame writer and of the
-	// device's frame reader (frame.MaxBulkBody) instead of taking 128 KiB
-	// ones.
-	SendChunk = MaxChunk - 1<<10
 )
 
 // Defaults of Options.
@@ -81,8 +76,7 @@ type Options struct {
 	// FileProgress.error (the router's DeviceError). Required.
 	DeviceError func(error) *devicev1.Error
 	// ChunkSize is the data per FileChunk the gateway sends, at most
-	// SendChunk (the default; larger values are lowered to it); lower it
-	// to fit a small max_frame.
+	// MaxChunk (the default); lower it to fit a small max_frame.
 	ChunkSize int
 	// ResumeWindow is how long a transfer waits for its device to come
 	// back and carry on (default DefaultResumeWindow).
@@ -143,8 +137,8 @@ func New(o Options) (*Manager, error) {
 	if o.Policies == nil || o.DeviceError == nil || o.SpoolDir == "" {
 		return nil, errors.New("filexfer: Policies, DeviceError and SpoolDir are required")
 	}
-	if o.ChunkSize <= 0 || o.ChunkSize > SendChunk {
-		o.ChunkSize = SendChunk
+	if o.ChunkSize <= 0 || o.ChunkSize > MaxChunk {
+		o.ChunkSize = MaxChunk
 	}
 	if o.ResumeWindow <= 0 {
 		o.ResumeWindow = DefaultResumeWindow

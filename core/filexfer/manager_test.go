@@ -403,7 +403,7 @@ func TestChunksLendBuffersUntilReleased(t *testing.T) {
 		if chunks > 1 {
 			t.Fatalf("Next returned %d chunks at once; want one, so that a link holds one chunk buffer", chunks)
 		}
-		if lent, _ := u.m.ChunkBuffers(); lent != int64(chunks)*filexfer.SendChunk {
+		if lent, _ := u.m.ChunkBuffers(); lent != int64(chunks)*filexfer.MaxChunk {
 			t.Fatalf("%d bytes of buffers lent for %d chunks", lent, chunks)
 		}
 		u.m.Release(msgs)

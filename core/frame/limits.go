@@ -17,11 +17,11 @@ const (
 // headerLen is the size of N plus the flags byte.
 const headerLen = 5
 
-// MaxBulkBody is the largest body whose frame fits a 64 KiB buffer in both
-// the Reader and the Writer (the Writer's buffer also holds the header).
-// Bulk data such as file chunks is cut so that its frames stay within it:
-// a frame one byte larger takes buffers from the 128 KiB class instead.
-const MaxBulkBody = flushSize - headerLen
+// MaxBulkBody is the largest body above 64 KiB whose frame still fits the
+// pool's bulk class (64 KiB + 1 KiB) in both the Reader and the Writer (the
+// Writer's buffer also holds the header): a file chunk of 64 KiB with its
+// envelope does. A frame one byte larger takes 128 KiB buffers instead.
+const MaxBulkBody = bulkClassSize - headerLen
 
 // flagSnappy marks a body that is one snappy block. All other flag bits are
 // reserved.

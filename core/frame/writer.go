@@ -47,9 +47,9 @@ func NewWriter(w io.Writer, lim Limits) *Writer {
 // more whose first 4 KiB do not shrink by an eighth is sent uncompressed
 // without trying the rest (file data that is compressed already).
 //
-// The buffer grows only by what the frame takes on the wire: a body sent
-// as it is, such as a file chunk of up to MaxBulkBody bytes, keeps the
-// buffer in the 64 KiB class, never sized for snappy's worst case.
+// The buffer grows only by what the frame takes on the wire, never by
+// snappy's worst case: a body sent as it is, such as a 64 KiB file chunk
+// (up to MaxBulkBody bytes), takes a 65 KiB buffer, not a 128 KiB one.
 //
 // A body larger than MaxFrame is refused with a *LimitError
 // (ErrFrameTooLarge) and nothing is buffered.

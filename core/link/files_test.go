@@ -25,11 +25,11 @@ func (c *captureConn) SetWriteDeadline(time.Time) error { return nil }
 // room to spare), has a frame that fits the 64 KiB buffers of both ends.
 func TestGatewayChunkFrameFitsBulkBody(t *testing.T) {
 	for _, id := range []string{"f" + strings.Repeat("0", 24), strings.Repeat("x", 512)} {
-		m := chunkMessage(0, 1<<40, make([]byte, filexfer.SendChunk), true)
+		m := chunkMessage(0, 1<<40, make([]byte, filexfer.MaxChunk), true)
 		m.GetFileChunk().TransferId = id
 		if n := len(marshalFrame(t, m)); n > frame.MaxBulkBody {
 			t.Errorf("a %d-byte chunk with a %d-byte id frames to %d bytes, more than MaxBulkBody %d",
-				filexfer.SendChunk, len(id), n, frame.MaxBulkBody)
+				filexfer.MaxChunk, len(id), n, frame.MaxBulkBody)
 		}
 	}
 }
@@ -39,9 +39,9 @@ func TestGatewayChunkFrameFitsBulkBody(t *testing.T) {
 func TestWriteChunkFramesTheChunkAsMarshalled(t *testing.T) {
 	conn := &captureConn{}
 	l := &link{srv: NewServer(Config{}, nil, nil, nil, nil), conn: conn, out: frame.NewWriter(conn, frame.Limits{})}
-	data := bytes.Repeat([]byte("0123456789abcdef"), filexfer.SendChunk/16)
+	data := bytes.Repeat([]byte("0123456789abcdef"), filexfer.MaxChunk/16)
 	msgs := []*devicev1.Message{
-		chunkMessage(0, 3*filexfer.SendChunk, data, false),
+		chunkMessage(0, 3*filexfer.MaxChunk, data, false),
 		chunkMessage(0, 0, []byte("tail"), true),
 	}
 	for _, m := range msgs {
