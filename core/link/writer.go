@@ -38,7 +38,8 @@ type writerState struct {
 	werr     error      // why a writer ended the link
 	writers  sync.WaitGroup
 
-	lastFlush time.Time // used by the one writer running
+	lastFlush time.Time         // used by the one writer running
+	events    []*devicev1.Event // the writer's scratch for the events of a batch
 }
 
 // wakeWriter makes a writer send what is waiting, starting one if none
@@ -217,7 +218,7 @@ func (l *link) gather(batch *[]*devicev1.Message, max int) {
 	if len(*batch) >= max {
 		return
 	}
-	events, gap := l.device.Next(max - len(*batch))
+	events, gap := l.device.AppendNext(l.events[:0], max-len(*batch))
 	if gap != nil {
 		// Events were lost to overflow: say so, then resynchronise the
 		// device with a fresh snapshot before what follows.
@@ -227,17 +228,18 @@ func (l *link) gather(batch *[]*devicev1.Message, max int) {
 			*batch = append(*batch, &devicev1.Message{Body: &devicev1.Message_Event{Event: snap}})
 		}
 	}
-	if len(events) == 0 {
-		return
+	if len(events) > 0 {
+		// One allocation for the batch's messages rather than two per event.
+		msgs := make([]eventMessage, len(events))
+		for i, e := range events {
+			m := &msgs[i]
+			m.body.Event = e
+			m.msg.Body = &m.body
+			*batch = append(*batch, &m.msg)
+		}
 	}
-	// One allocation for the batch's messages rather than two per event.
-	msgs := make([]eventMessage, len(events))
-	for i, e := range events {
-		m := &msgs[i]
-		m.body.Event = e
-		m.msg.Body = &m.body
-		*batch = append(*batch, &m.msg)
-	}
+	clear(events)
+	l.events = events[:0]
 }
 
 // eventMessage is a Message carrying an Event, with its oneof wrapper, in

@@ -214,62 +214,63 @@ func (r *Router) HandleAsync(ctx context.Context, d *session.Device, m *devicev1
 		done(response(m.Id, nil, err))
 		return
 	}
-	r.streamed(ctx, s, client, m, func(body *devicev1.Message, err error) { done(response(m.Id, body, err)) })
+	r.streamed(ctx, s, client, m, done)
 }
 
 // streamed runs a request that travels on the plugin's call stream and
-// calls done with its response body or error. The request must be one of
-// SendMessage, SendTyping and SetPresence.
-func (r *Router) streamed(ctx context.Context, s *session.Session, client *sdk.Client, m *devicev1.Message, done func(*devicev1.Message, error)) {
+// calls done with its response. The request must be one of SendMessage,
+// SendTyping and SetPresence.
+func (r *Router) streamed(ctx context.Context, s *session.Session, client *sdk.Client, m *devicev1.Message, done func(*devicev1.Message)) {
 	switch b := m.Body.(type) {
 	case *devicev1.Message_SendMessage:
-		r.sendMessage(ctx, s, client, b.SendMessage, done)
+		r.sendMessage(ctx, s, client, m.Id, b.SendMessage, done)
 	case *devicev1.Message_SendTyping:
 		t := b.SendTyping
-		client.SendTypingAsync(ctx, s.ID, sdk.Typing{ConversationID: t.ConversationId, To: t.To, Typing: t.Typing}, okOrErr(done))
+		client.SendTypingAsync(ctx, s.ID, sdk.Typing{ConversationID: t.ConversationId, To: t.To, Typing: t.Typing}, okOrErr(m.Id, done))
 	case *devicev1.Message_SetPresence:
 		p := b.SetPresence
-		client.SetPresenceAsync(ctx, s.ID, sdk.Presence{Status: sdk.PresenceStatus(p.Status), Note: p.Note}, okOrErr(done))
+		client.SetPresenceAsync(ctx, s.ID, sdk.Presence{Status: sdk.PresenceStatus(p.Status), Note: p.Note}, okOrErr(m.Id, done))
 	default:
-		done(nil, fmt.Errorf("%w: %T does not travel on the call stream", ErrInvalid, m.Body))
+		done(response(m.Id, nil, fmt.Errorf("%w: %T does not travel on the call stream", ErrInvalid, m.Body)))
 	}
 }
 
-// okOrErr answers Ok, or err when there is one.
-func okOrErr(done func(*devicev1.Message, error)) func(error) {
+// okOrErr answers request id with Ok, or with err when there is one.
+func okOrErr(id uint64, done func(*devicev1.Message)) func(error) {
 	return func(err error) {
 		if err != nil {
-			done(nil, err)
+			done(response(id, nil, err))
 			return
 		}
-		done(ok(), nil)
+		done(response(id, ok(), nil))
 	}
 }
 
-// sendMessage sends a chat message, answering a retried client message id
-// from the session's dedupe window instead of sending it again.
-func (r *Router) sendMessage(ctx context.Context, s *session.Session, client *sdk.Client, req *devicev1.SendMessage, done func(*devicev1.Message, error)) {
+// sendMessage sends a chat message and answers request id through done:
+// a retried client message id is answered from the session's dedupe
+// window instead of being sent again.
+func (r *Router) sendMessage(ctx context.Context, s *session.Session, client *sdk.Client, id uint64, req *devicev1.SendMessage, done func(*devicev1.Message)) {
 	if req.To == "" && req.ConversationId == "" {
-		done(nil, fmt.Errorf("%w: a message needs a recipient or a conversation", ErrInvalid))
+		done(response(id, nil, fmt.Errorf("%w: a message needs a recipient or a conversation", ErrInvalid)))
 		return
 	}
 	conv, dup, err := s.Claim(ctx, req.ClientMsgId)
 	if err != nil {
-		done(nil, err)
+		done(response(id, nil, err))
 		return
 	}
 	if dup {
-		done(messageSent(conv, true), nil)
+		done(response(id, messageSent(conv, true), nil))
 		return
 	}
 	client.SendMessageAsync(ctx, sdk.OutgoingMessage{SessionID: s.ID, ConversationID: req.ConversationId,
 		To: req.To, Text: req.Text, IdempotencyKey: req.ClientMsgId}, func(conv string, err error) {
 		s.Finish(req.ClientMsgId, conv, err == nil)
 		if err != nil {
-			done(nil, err)
+			done(response(id, nil, err))
 			return
 		}
-		done(messageSent(conv, false), nil)
+		done(response(id, messageSent(conv, false), nil))
 	})
 }
 
@@ -290,12 +291,6 @@ func messageSent(conv string, duplicate bool) *devicev1.Message {
 	return &a.msg
 }
 
-// reply is a response body or error, for waiting on a streamed request.
-type reply struct {
-	body *devicev1.Message
-	err  error
-}
-
 func ok() *devicev1.Message { return &devicev1.Message{Body: &devicev1.Message_Ok{Ok: &devicev1.Ok{}}} }
 
 func (r *Router) handle(ctx context.Context, s *session.Session, m *devicev1.Message) (*devicev1.Message, error) {
@@ -305,10 +300,9 @@ func (r *Router) handle(ctx context.Context, s *session.Session, m *devicev1.Mes
 	}
 	switch b := m.Body.(type) {
 	case *devicev1.Message_SendMessage, *devicev1.Message_SendTyping, *devicev1.Message_SetPresence:
-		ch := make(chan reply, 1)
-		r.streamed(ctx, s, client, m, func(body *devicev1.Message, err error) { ch <- reply{body, err} })
-		rep := <-ch
-		return rep.body, rep.err
+		ch := make(chan *devicev1.Message, 1)
+		r.streamed(ctx, s, client, m, func(resp *devicev1.Message) { ch <- resp })
+		return <-ch, nil // the whole response, an error answer included
 	case *devicev1.Message_GetContacts:
 		snap, err := client.Snapshot(ctx, s.ID)
 		if err != nil {

@@ -62,14 +62,14 @@ func (l *eventLog) restore(e *devicev1.Event) {
 	l.lastSeq = max(l.lastSeq, e.Seq)
 }
 
-// after returns up to max events with seq > cursor. gap is true when events
-// after cursor were dropped.
-func (l *eventLog) after(cursor uint64, max int) (events []*devicev1.Event, gap bool) {
+// appendAfter appends to events up to max events with seq > cursor. gap
+// is true when events after cursor were dropped.
+func (l *eventLog) appendAfter(events []*devicev1.Event, cursor uint64, max int) (_ []*devicev1.Event, gap bool) {
 	if cursor < l.droppedThrough {
 		gap = true
 	}
 	i := l.index(cursor + 1)
-	for ; i < len(l.entries) && len(events) < max; i++ {
+	for n := 0; i < len(l.entries) && n < max; i, n = i+1, n+1 {
 		events = append(events, l.entries[i].event)
 	}
 	return events, gap

@@ -99,20 +99,27 @@ func (d *Device) signal() {
 // and advances its cursor. gap reports events lost to overflow before them
 // (reported once).
 func (d *Device) Next(max int) (events []*devicev1.Event, gap *devicev1.Gap) {
+	return d.AppendNext(nil, max)
+}
+
+// AppendNext is Next appending the events to dst, for a link that reuses
+// one slice for every batch.
+func (d *Device) AppendNext(dst []*devicev1.Event, max int) (events []*devicev1.Event, gap *devicev1.Gap) {
 	s := d.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	evs, lost := s.log.after(d.cursor, max)
+	n := len(dst)
+	events, lost := s.log.appendAfter(dst, d.cursor, max)
 	if lost && !d.gapSent {
 		gap = &devicev1.Gap{AfterSeq: d.cursor, Dropped: s.log.droppedThrough - d.cursor}
 		d.gapSent = true
 	}
-	if len(evs) > 0 {
-		d.cursor = evs[len(evs)-1].Seq
+	if len(events) > n {
+		d.cursor = events[len(events)-1].Seq
 	} else if lost {
 		d.cursor = s.log.droppedThrough
 	}
-	return evs, gap
+	return events, gap
 }
 
 // Ack records the device's cumulative acknowledgement and forgets events
