@@ -292,9 +292,10 @@ func (c *Client) start(ctx context.Context, cmd string, fields gwproto.Fields, d
 
 // enqueue assigns req its transaction id, registers r as waiting for the
 // response (arming a callback request's bounds) and queues the encoded
-// request for writing. If no write is running, one starts: a caller that
-// waits for the answer writes the queue itself, a callback request leaves
-// it to a new goroutine. Either writes until the queue is empty, so
+// request for writing. If no write is running, one starts: the caller
+// writes the queue itself, unless it is a callback request while others
+// are outstanding, which leaves it to a new goroutine. Either writes until
+// the queue is empty, so
 // requests queued while a write runs share the next write (and its TLS
 // record). It fails if the connection has ended or the request cannot be
 // encoded.
@@ -333,15 +334,18 @@ func (c *Client) enqueue(ctx context.Context, req *gwproto.Request, r *request) 
 	if r.done != nil {
 		c.arm(ctx, r)
 	}
+	busy := len(c.pending) > 1
 	c.mu.Unlock()
 	c.log.Trace("request queued", "command", req.Command, "tid", r.tid)
 	switch {
 	case c.writing:
 		c.writeMu.Unlock()
-	case r.done != nil:
-		// The caller goes on (often to queue the next request) while a
-		// goroutine of its own writes, so the requests queued meanwhile
-		// share that write.
+	case r.done != nil && busy:
+		// Other requests are outstanding, so more are likely to follow:
+		// the caller goes on (often to queue the next request) while a
+		// goroutine of its own writes, and the requests queued meanwhile
+		// share that write. A lone request is written at once, without
+		// the hand-over.
 		c.writing = true
 		c.wg.Add(1)
 		c.writeMu.Unlock()

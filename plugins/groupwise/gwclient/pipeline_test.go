@@ -3,6 +3,7 @@ package gwclient
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -150,10 +151,16 @@ func TestCloseFailsOutstandingMessages(t *testing.T) {
 	}
 }
 
-// BenchmarkStartSendMessage keeps up to 32 messages outstanding on one
-// connection, as a pipelining backend does; compare BenchmarkSendMessage,
-// which waits for each answer.
+// BenchmarkStartSendMessage keeps up to 1 or 32 messages outstanding on
+// one connection, as a pipelining backend does at low and at high load;
+// compare BenchmarkSendMessage, which waits for each answer.
 func BenchmarkStartSendMessage(b *testing.B) {
+	for _, window := range []int{1, 32} {
+		b.Run("window="+strconv.Itoa(window), func(b *testing.B) { benchmarkStartSendMessage(b, window) })
+	}
+}
+
+func benchmarkStartSendMessage(b *testing.B, window int) {
 	srv := newScriptServer(b)
 	c, err := Dial(context.Background(), srv.config())
 	if err != nil {
@@ -175,7 +182,7 @@ func BenchmarkStartSendMessage(b *testing.B) {
 		b.Fatal(err)
 	}
 	const text = "Hello Bob, ça va? Meeting at 10:00 in room 4 — bring the slides 📊"
-	window := make(chan struct{}, 32)
+	slots := make(chan struct{}, window)
 	failed := make(chan error, 1)
 	done := func(err error) {
 		if err != nil {
@@ -184,15 +191,15 @@ func BenchmarkStartSendMessage(b *testing.B) {
 			default:
 			}
 		}
-		<-window
+		<-slots
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		window <- struct{}{}
+		slots <- struct{}{}
 		c.StartSendMessage(context.Background(), guid, text, done)
 	}
-	for range cap(window) {
-		window <- struct{}{}
+	for range window {
+		slots <- struct{}{}
 	}
 	select {
 	case err := <-failed:
