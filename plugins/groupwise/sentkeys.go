@@ -15,7 +15,7 @@ const sentKeysWindow = 1024
 type sentKeys struct {
 	mu       sync.Mutex
 	conv     map[string]string        // key → conversation id, for completed sends
-	inflight map[string]chan struct{} // closed when the send ends
+	inflight map[string]chan struct{} // closed when the send ends; nil until a retry waits
 	ring     []string                 // completed keys, oldest at next once full
 	next     int
 	window   int
@@ -36,9 +36,13 @@ func (k *sentKeys) begin(ctx context.Context, key string) (string, bool, error) 
 		}
 		wait, busy := k.inflight[key]
 		if !busy {
-			k.inflight[key] = make(chan struct{})
+			k.inflight[key] = nil // the usual case: nobody will wait for it
 			k.mu.Unlock()
 			return "", false, nil
+		}
+		if wait == nil {
+			wait = make(chan struct{})
+			k.inflight[key] = wait
 		}
 		k.mu.Unlock()
 		select {
@@ -54,7 +58,9 @@ func (k *sentKeys) begin(ctx context.Context, key string) (string, bool, error) 
 func (k *sentKeys) finish(key, conv string, ok bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	close(k.inflight[key])
+	if wait := k.inflight[key]; wait != nil {
+		close(wait)
+	}
 	delete(k.inflight, key)
 	if !ok {
 		return

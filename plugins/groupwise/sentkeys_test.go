@@ -30,3 +30,38 @@ func TestSentKeysRemembersTheLastWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestSentKeysRetryWaitsForTheSendInFlight(t *testing.T) {
+	k := newSentKeys(4)
+	ctx := context.Background()
+	if _, dup, err := k.begin(ctx, "k1"); err != nil || dup {
+		t.Fatalf("first begin: dup %v, %v", dup, err)
+	}
+	type result struct {
+		conv string
+		dup  bool
+	}
+	retries := make(chan result, 2)
+	for range 2 {
+		go func() {
+			conv, dup, _ := k.begin(ctx, "k1")
+			if !dup {
+				k.finish("k1", "c-retry", true)
+			}
+			retries <- result{conv, dup}
+		}()
+	}
+	k.finish("k1", "", false) // the first send failed: one retry sends
+	got := []result{<-retries, <-retries}
+	sent := 0
+	for _, r := range got {
+		if !r.dup {
+			sent++
+		} else if r.conv != "c-retry" {
+			t.Errorf("a waiting retry got %q, want the retried send's conversation", r.conv)
+		}
+	}
+	if sent != 1 {
+		t.Errorf("%d retries sent, want exactly one (%v)", sent, got)
+	}
+}
