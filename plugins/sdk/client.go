@@ -10,6 +10,7 @@ import (
 
 	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 )
 
 // DefaultCallTimeout bounds every call the host makes when the caller's
@@ -297,7 +298,13 @@ func (c *Client) SendFile(ctx context.Context, h FileHeader, r io.Reader) (uint6
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.rpc.UploadFile(ctx)
+	// Data messages are read straight into the buffers gRPC sends from
+	// (readUploadData), so no chunk is held twice. gRPC keeps every message
+	// of a stream for a transparent retry until the plugin answers or
+	// 256 KiB have been sent, and the plugin answers an upload only at its
+	// end: the first four chunks of every upload stayed live. No retry
+	// buffer lets each go once it is written.
+	stream, err := c.rpc.UploadFile(ctx, grpc.ForceCodecV2(newUploadCodec()), grpc.MaxRetryRPCBufferSize(0))
 	if err != nil {
 		return 0, fromStatus(err)
 	}
@@ -306,11 +313,12 @@ func (c *Client) SendFile(ctx context.Context, h FileHeader, r io.Reader) (uint6
 	if err := stream.Send(&pb.UploadFileRequest{Part: &pb.UploadFileRequest_Header{Header: header}}); err != nil {
 		return 0, c.uploadErr(stream, err)
 	}
-	buf := make([]byte, FileChunkSize)
+	pool := mem.DefaultBufferPool()
 	for {
-		n, rerr := io.ReadFull(r, buf)
+		msg, n, rerr := readUploadData(r, pool)
 		if n > 0 {
-			if err := stream.Send(&pb.UploadFileRequest{Part: &pb.UploadFileRequest_Data{Data: buf[:n]}}); err != nil {
+			// SendMsg takes the buffer, sent or not.
+			if err := stream.SendMsg(msg); err != nil {
 				return 0, c.uploadErr(stream, err)
 			}
 		}
