@@ -302,8 +302,8 @@ func (c *Client) SendFile(ctx context.Context, h FileHeader, r io.Reader) (uint6
 	// (readUploadData), so no chunk is held twice. gRPC keeps every message
 	// of a stream for a transparent retry until the plugin answers or
 	// 256 KiB have been sent, and the plugin answers an upload only at its
-	// end: the first four chunks of every upload stayed live. No retry
-	// buffer lets each go once it is written.
+	// end: the first three chunks of every upload stayed live until the
+	// fourth was sent. No retry buffer lets each go once it is written.
 	stream, err := c.rpc.UploadFile(ctx, grpc.ForceCodecV2(newUploadCodec()), grpc.MaxRetryRPCBufferSize(0))
 	if err != nil {
 		return 0, fromStatus(err)
