@@ -17,20 +17,8 @@ import (
 // fake server to another session's event stream: gRPC in, the request on
 // the wire, the server's push parsed and translated, the event out.
 func BenchmarkMessageRelay(b *testing.B) {
-	srv := gwtest.NewServer(b, gwtest.WithUsers(testUsers()), gwtest.WithLogger(hclog.NewNullLogger()))
-	c := sdktest.Connect(b, groupwise.New(), nil, serverAddress(b, srv))
+	c, conv := relayConversation(b, groupwise.New())
 	ctx := context.Background()
-	for _, u := range []string{"alice", "bob"} {
-		if _, err := c.OpenSession(ctx, sdk.Credentials{SessionID: "s-" + u, Login: u, Password: "secret"}); err != nil {
-			b.Fatal(err)
-		}
-		defer c.CloseSession(ctx, "s-"+u)
-	}
-	conv, err := c.SendMessage(ctx, sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: "warm-up"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c.WaitEvent(b, "s-bob", "warm-up", sdktest.MessageFrom("alice", "warm-up"))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -60,20 +48,8 @@ func BenchmarkMessageRelayWindow(b *testing.B) {
 		{"sequential", func() sdk.Backend { return sequential{groupwise.New()} }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			srv := gwtest.NewServer(b, gwtest.WithUsers(testUsers()), gwtest.WithLogger(hclog.NewNullLogger()))
-			c := sdktest.Connect(b, tc.backend(), nil, serverAddress(b, srv))
+			c, conv := relayConversation(b, tc.backend())
 			ctx := context.Background()
-			for _, u := range []string{"alice", "bob"} {
-				if _, err := c.OpenSession(ctx, sdk.Credentials{SessionID: "s-" + u, Login: u, Password: "secret"}); err != nil {
-					b.Fatal(err)
-				}
-				defer c.CloseSession(ctx, "s-"+u)
-			}
-			conv, err := c.SendMessage(ctx, sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: "warm-up"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c.WaitEvent(b, "s-bob", "warm-up", sdktest.MessageFrom("alice", "warm-up"))
 			window := make(chan struct{}, 64)
 			failed := make(chan error, 1)
 			done := func(_ string, err error) {
@@ -104,4 +80,26 @@ func BenchmarkMessageRelayWindow(b *testing.B) {
 			}
 		})
 	}
+}
+
+// relayConversation serves backend against a fake server, opens sessions
+// for alice and bob (closed when b ends) and relays one message from alice
+// to bob, so that their conversation exists; it returns the SDK client and
+// the conversation's id.
+func relayConversation(b *testing.B, backend sdk.Backend) (*sdktest.Conn, string) {
+	srv := gwtest.NewServer(b, gwtest.WithUsers(testUsers()), gwtest.WithLogger(hclog.NewNullLogger()))
+	c := sdktest.Connect(b, backend, nil, serverAddress(b, srv))
+	ctx := context.Background()
+	for _, u := range []string{"alice", "bob"} {
+		if _, err := c.OpenSession(ctx, sdk.Credentials{SessionID: "s-" + u, Login: u, Password: "secret"}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.CloseSession(ctx, "s-"+u) })
+	}
+	conv, err := c.SendMessage(ctx, sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: "warm-up"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.WaitEvent(b, "s-bob", "warm-up", sdktest.MessageFrom("alice", "warm-up"))
+	return c, conv
 }

@@ -101,13 +101,19 @@ func BenchmarkPing(b *testing.B) {
 	}
 }
 
-func BenchmarkSendMessage(b *testing.B) {
+// benchText is the message the send benchmarks send.
+const benchText = "Hello Bob, ça va? Meeting at 10:00 in room 4 — bring the slides 📊"
+
+// benchConversation logs alice in to a scripted server that answers every
+// request after the conversation with Bob is open, and returns her client
+// and the conversation's id. The client is closed when b ends.
+func benchConversation(b *testing.B) (*Client, string) {
 	srv := newScriptServer(b)
 	c, err := Dial(context.Background(), srv.config())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(func() { c.Close() })
 	p := srv.accept()
 	go func() {
 		p.serveLogin()
@@ -122,10 +128,14 @@ func BenchmarkSendMessage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const text = "Hello Bob, ça va? Meeting at 10:00 in room 4 — bring the slides 📊"
+	return c, guid
+}
+
+func BenchmarkSendMessage(b *testing.B) {
+	c, guid := benchConversation(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := c.SendMessage(context.Background(), guid, text); err != nil {
+		if err := c.SendMessage(context.Background(), guid, benchText); err != nil {
 			b.Fatal(err)
 		}
 	}

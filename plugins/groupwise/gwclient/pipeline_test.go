@@ -161,27 +161,7 @@ func BenchmarkStartSendMessage(b *testing.B) {
 }
 
 func benchmarkStartSendMessage(b *testing.B, window int) {
-	srv := newScriptServer(b)
-	c, err := Dial(context.Background(), srv.config())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	p := srv.accept()
-	go func() {
-		p.serveLogin()
-		p.reply(p.expect(gwproto.CmdCreateConf), gwproto.Fields{gwproto.NewArray(gwproto.TagFaConversation,
-			gwproto.NewString(gwproto.TagSzObjectID, testGUID))})
-		p.serveAll()
-	}()
-	if _, err := c.Login(context.Background(), "alice", "secret"); err != nil {
-		b.Fatal(err)
-	}
-	guid, err := c.OpenIM(context.Background(), bobDN)
-	if err != nil {
-		b.Fatal(err)
-	}
-	const text = "Hello Bob, ça va? Meeting at 10:00 in room 4 — bring the slides 📊"
+	c, guid := benchConversation(b)
 	slots := make(chan struct{}, window)
 	failed := make(chan error, 1)
 	done := func(err error) {
@@ -196,7 +176,7 @@ func benchmarkStartSendMessage(b *testing.B, window int) {
 	b.ReportAllocs()
 	for b.Loop() {
 		slots <- struct{}{}
-		c.StartSendMessage(context.Background(), guid, text, done)
+		c.StartSendMessage(context.Background(), guid, benchText, done)
 	}
 	for range window {
 		slots <- struct{}{}
