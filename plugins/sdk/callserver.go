@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/parleygw/parley/plugins/sdk/internal/proto/parley/backend/v1"
@@ -109,8 +110,14 @@ func callContext(ctx context.Context, c *pb.Call) (context.Context, context.Canc
 func (s *grpcServer) startMessage(ctx context.Context, p MessagePipeliner, c *pb.Call, req *pb.SendMessageRequest, finish func(*pb.Result)) {
 	ctx, cancel := callContext(ctx, c)
 	id := c.Id
+	var called atomic.Bool
 	p.StartSendMessage(ctx, OutgoingMessage{SessionID: req.SessionId, ConversationID: req.ConversationId,
 		To: req.To, Text: req.Text, IdempotencyKey: req.IdempotencyKey}, func(conv string, err error) {
+		if called.Swap(true) {
+			// A backend broke the contract; the first result stands.
+			s.logger.Error("StartSendMessage called done more than once; later calls ignored", "session", req.SessionId)
+			return
+		}
 		cancel()
 		r := &pb.Result{Id: id}
 		if err == nil {

@@ -23,9 +23,10 @@ type pipeBackend struct {
 }
 
 type startedMessage struct {
-	text string
-	ctx  context.Context
-	done func(string, error)
+	text    string
+	ctx     context.Context
+	done    func(string, error)
+	sdkDone func(string, error) // the SDK's own done, unguarded
 }
 
 func newPipeBackend() *pipeBackend {
@@ -38,7 +39,7 @@ func (p *pipeBackend) StartSendMessage(ctx context.Context, msg OutgoingMessage,
 	p.most = max(p.most, p.outstanding)
 	p.mu.Unlock()
 	var once sync.Once
-	m := &startedMessage{text: msg.Text, ctx: ctx, done: func(conv string, err error) {
+	m := &startedMessage{text: msg.Text, ctx: ctx, sdkDone: done, done: func(conv string, err error) {
 		once.Do(func() {
 			p.mu.Lock()
 			p.outstanding--
@@ -248,5 +249,23 @@ func TestBrokenStreamFailsPipelinedMessages(t *testing.T) {
 	p.nextStarted(t).done("c", nil)
 	if r := recvResult(t, again); r.err != nil {
 		t.Errorf("message on a new stream: %v", r.err)
+	}
+}
+
+func TestABackendCallingDoneTwiceIsIgnoredTheSecondTime(t *testing.T) {
+	p := newPipeBackend()
+	c := testServer(t, p)
+	first := sendAsync(c, context.Background(), "s1", "once")
+	m := p.nextStarted(t)
+	m.sdkDone("conv-1", nil)
+	m.sdkDone("", Errorf(ReasonInternal, "a second answer"))
+	if r := recvResult(t, first); r.err != nil || r.conv != "conv-1" {
+		t.Fatalf("result %q, %v; want the first answer", r.conv, r.err)
+	}
+	// The session's accounting survived: its next message runs as usual.
+	next := sendAsync(c, context.Background(), "s1", "again")
+	p.nextStarted(t).done("conv-2", nil)
+	if r := recvResult(t, next); r.err != nil || r.conv != "conv-2" {
+		t.Fatalf("next message: %q, %v", r.conv, r.err)
 	}
 }
