@@ -189,8 +189,16 @@ func TestStalledCallTimesOutAlone(t *testing.T) {
 	if ReasonOf(err) != ReasonTimeout {
 		t.Fatalf("stalled call returned %v, want a timeout", err)
 	}
-	if err := <-rec.ctxErrs; !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("the backend's context ended with %v, want its deadline", err)
+	// A call that reached the backend gives up at its deadline there too.
+	// On a loaded machine the call may expire before the plugin runs it;
+	// then the backend never sees it, which is right as well.
+	select {
+	case <-rec.entered:
+		if err := <-rec.ctxErrs; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the backend's context ended with %v, want its deadline", err)
+		}
+	default:
+		t.Log("the call expired before it reached the backend")
 	}
 	for i := range 3 {
 		if _, err := c.SendMessage(context.Background(), OutgoingMessage{SessionID: "other", To: "bob", Text: strconv.Itoa(i)}); err != nil {
