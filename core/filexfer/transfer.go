@@ -228,8 +228,9 @@ func (m *Manager) finish(t *transfer, e ending) {
 	}
 	m.unregister(t)
 	m.signal(t.dev)
-	m.record(t.dir, t.sess, t.id, t.peer, t.name, t.size, bytes, e, sum)
+	// The device hears first; the transfer log is a database write.
 	m.progress(t, e.state, bytes, e.err, note)
+	m.record(t.dir, t.sess, t.id, t.peer, t.name, t.size, bytes, e, sum)
 	m.metrics.ended(t.dir, e.outcome)
 	if e.outcome != configdb.OutcomeDelivered {
 		m.log.Debug("file transfer ended", "transfer", t.id, "user", t.sess.User, "direction", t.dir, "outcome", e.outcome, "error", e.err)
