@@ -79,13 +79,7 @@ func TestConversationErrors(t *testing.T) {
 
 func TestAfterThePeerLeftAMessageOpensANewConversation(t *testing.T) {
 	e := newEnv(t, "")
-	e.open(t, "alice")
-	e.open(t, "bob")
-	first, err := e.SendMessage(ctx(t), sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: "one"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.WaitEvent(t, "s-bob", "one", sdktest.MessageFrom("alice", "one"))
+	first := aliceMessagesBob(t, e, "one")
 	if err := e.LeaveConversation(ctx(t), "s-bob", first); err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,20 @@ func sendAll(e *env, msgs []sdk.OutgoingMessage) []error {
 	return errs
 }
 
+// aliceMessagesBob opens sessions for alice and bob, sends bob text from
+// alice and waits until bob has it; it returns their conversation's id.
+func aliceMessagesBob(t *testing.T, e *env, text string) string {
+	t.Helper()
+	e.open(t, "alice")
+	e.open(t, "bob")
+	conv, err := e.SendMessage(ctx(t), sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WaitEvent(t, "s-bob", text, sdktest.MessageFrom("alice", text))
+	return conv
+}
+
 // messagesTo returns the texts of the chat messages the session got.
 func messagesTo(e *env, session string) []string {
 	var got []string
@@ -40,13 +54,7 @@ func messagesTo(e *env, session string) []string {
 
 func TestPipelinedMessagesArriveInOrder(t *testing.T) {
 	e := newEnv(t, "")
-	e.open(t, "alice")
-	e.open(t, "bob")
-	conv, err := e.SendMessage(ctx(t), sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: "first"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.WaitEvent(t, "s-bob", "first", sdktest.MessageFrom("alice", "first"))
+	conv := aliceMessagesBob(t, e, "first")
 	const n = 300 // several times the SDK's window per session
 	var msgs []sdk.OutgoingMessage
 	var want []string
@@ -74,13 +82,7 @@ func TestPipelinedMessagesArriveInOrder(t *testing.T) {
 
 func TestFailingMessageAmidPipelinedOnes(t *testing.T) {
 	e := newEnv(t, "")
-	e.open(t, "alice")
-	e.open(t, "bob")
-	conv, err := e.SendMessage(ctx(t), sdk.OutgoingMessage{SessionID: "s-alice", To: "bob", Text: "first"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.WaitEvent(t, "s-bob", "first", sdktest.MessageFrom("alice", "first"))
+	conv := aliceMessagesBob(t, e, "first")
 	errs := sendAll(e, []sdk.OutgoingMessage{
 		{SessionID: "s-alice", ConversationID: conv, Text: "before"},
 		{SessionID: "s-alice", ConversationID: "[no-such-conference]", Text: "lost"},
